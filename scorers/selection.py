@@ -1,0 +1,261 @@
+"""Selection policy: which scored events go to inspection, held to a capacity budget.
+
+Capacity is an inspection *rate* per lane, a lane being one stream at one hub. Rates are
+looked up most specific first: ``"postal.hub_LEJ"``, then ``"postal"``, then ``"*"`` (default
+5%). The policy keeps the last ``window`` scores of each lane and decides each event as it
+arrives, so the rate holds over a sliding window of the continuous score stream; there is no
+end-of-day batch.
+
+Three ways into physical inspection share one budget:
+
+* **rule**: an ``always_inspect`` rule fired. Always selected (propensity 1).
+* **random**: a draw decided by a hash of ``(seed, event_id)``, with probability
+  ``p_rand = rate * random_share``, independent of the score. A replayed event draws the same.
+* **model**: the score ranks in the top ``model_share`` of the lane's window.
+
+The model's share adapts so that the three together select ``rate`` of the traffic: with
+``rho`` the rule-hit rate over the window, ``model_share`` solves
+``rho + (1 - rho) * (m + (1 - m) * p_rand) = rate``. Rule hits beyond the budget are never
+dropped; the model then selects nothing and the lane runs over budget.
+
+Propensity is the probability that *this* event is selected given its score: 1 for rule hits
+and for scores above the threshold, ``p_rand`` below it. Scores tied at the threshold share
+the remaining slots by a second hashed draw and get the matching probability, so a constant
+score (an untrained model) cannot send the whole lane to inspection. The random picks and the
+propensities let the learner weight outcomes by inverse propensity and keep evaluation
+unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic.
+
+``document_check`` covers the next ``document_check_rate`` of the lane's non-rule traffic
+below the inspection threshold, by the same window ranks.
+
+Cold start: the window holds whatever has arrived, and the model picks the top
+``round(model_share * n)`` of the ``n`` scores seen, none until that rounds to one (about
+``1 / (2 * model_share)`` events). Random picks and rule hits apply from the first event.
+
+Replays: an event id still in its lane's window gets its first decision back, unchanged, and
+is not counted twice. The policy reads no clock: the same events in the same order give the
+same decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_RATE", "LEVELS", "MIN_PROPENSITY", "Decision", "SelectionPolicy"]
+
+STREAMS = ("courier", "postal", "passenger")
+LEVELS = ("release", "document_check", "physical_inspection")
+DEFAULT_RATE = 0.05
+"""Inspection rate of lanes that no configured key matches, unless ``"*"`` says otherwise."""
+MIN_PROPENSITY = 1e-6
+"""Floor of reported propensities; reached only with ``random_share=0`` (no exploration)."""
+
+_UNIT = 2.0**-64
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one event, and why.
+
+    ``level`` is release, document_check or physical_inspection. ``kind`` says what selected
+    the event for physical inspection (rule, model, random) or none. ``propensity`` is the
+    probability, in (0, 1], that the policy selects this event given its score.
+    ``threshold`` is the lane's current model threshold (inf while the window is too small
+    for a model pick) and ``rate`` the lane's configured budget. ``sampled`` is true when the
+    event's random draw fell in the random share, whatever selected it: those events are a
+    uniform random sample of the traffic.
+    """
+
+    level: str
+    kind: str
+    propensity: float
+    threshold: float
+    rate: float
+    sampled: bool
+
+
+@dataclass(slots=True)
+class _Lane:
+    """Sliding window of one stream at one hub."""
+
+    rate: float
+    p_rand: float
+    recent: deque[tuple[str, float, bool]] = field(default_factory=deque)
+    ranked: list[float] = field(default_factory=list)  # non-rule scores of the window, sorted
+    rule_hits: int = 0
+    decided: dict[str, Decision] = field(default_factory=dict)
+
+
+def _top_share(ranked: list[float], score: float, count: int) -> tuple[float, float]:
+    """Threshold of the top ``count`` ranked scores, and the chance ``score`` is among them."""
+    n = len(ranked)
+    if count <= 0:
+        return math.inf, 0.0
+    if count >= n:
+        return ranked[0], 1.0
+    threshold = ranked[n - count]
+    if score != threshold:
+        return threshold, 1.0 if score > threshold else 0.0
+    tied_from, tied_to = bisect_left(ranked, threshold), bisect_right(ranked, threshold)
+    return threshold, (count - (n - tied_to)) / (tied_to - tied_from)
+
+
+class SelectionPolicy:
+    """Decide release, document check or physical inspection within each lane's budget.
+
+    Parameters
+    ----------
+    rates
+        Inspection rate in (0, 1] by ``"stream.hub"``, ``"stream"`` or ``"*"``; the most
+        specific key wins. Without ``"*"``, unmatched lanes get :data:`DEFAULT_RATE`.
+    random_share
+        Share of each budget spent on random picks, in [0, 1].
+    document_check_rate
+        Share of traffic sent to a document check just below the inspection threshold.
+    window
+        Number of recent events per lane that the rate and the ranks are held over.
+    seed
+        Seed of the hashed random draws.
+
+    Examples
+    --------
+    >>> import random
+    >>> rng = random.Random(7)
+    >>> policy = SelectionPolicy(rates={"postal.hub_LEJ": 0.1, "*": 0.02}, window=500, seed=1)
+    >>> policy.rate_for("postal", "hub_LEJ"), policy.rate_for("courier", "hub_LEJ")
+    (0.1, 0.02)
+    >>> lane = ("postal", "hub_LEJ")
+    >>> decisions = [policy.decide(*lane, f"p{i}", rng.random()) for i in range(3000)]
+    >>> sum(d.level == "physical_inspection" for d in decisions[-2000:]) / 2000
+    0.1005
+    >>> sorted({(d.kind, round(d.propensity, 6)) for d in decisions[-2000:]})
+    [('model', 1.0), ('none', 0.01), ('random', 0.01)]
+    >>> policy.decide(*lane, "p9999", 0.0, always_inspect=True).kind
+    'rule'
+    """
+
+    def __init__(
+        self,
+        rates: Mapping[str, float] | None = None,
+        random_share: float = 0.1,
+        document_check_rate: float = 0.05,
+        window: int = 2000,
+        seed: int = 0,
+    ) -> None:
+        self.rates = dict(rates) if rates is not None else None
+        self.random_share = random_share
+        self.document_check_rate = document_check_rate
+        self.window = window
+        self.seed = seed
+        self._rates = self._checked()
+        self._key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+
+    def _checked(self) -> dict[str, float]:
+        problems: list[str] = []
+        rates = {"*": DEFAULT_RATE, **(self.rates or {})}
+        for key, rate in rates.items():
+            stream = key.split(".", 1)[0] if isinstance(key, str) else key
+            if key != "*" and stream not in STREAMS:
+                problems.append(
+                    f"rate key {key!r} names unknown stream {stream!r}: use '*', a stream "
+                    f"({', '.join(STREAMS)}) or 'stream.hub'"
+                )
+            if not _is_fraction(rate) or rate <= 0:
+                problems.append(f"rate for {key!r} must be a number in (0, 1], got {rate!r}")
+        if not _is_fraction(self.random_share):
+            problems.append(f"random_share must be in [0, 1], got {self.random_share!r}")
+        if not _is_fraction(self.document_check_rate):
+            problems.append(
+                f"document_check_rate must be in [0, 1], got {self.document_check_rate!r}"
+            )
+        if not isinstance(self.window, int) or isinstance(self.window, bool) or self.window < 1:
+            problems.append(f"window must be a whole number of events >= 1, got {self.window!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            problems.append(f"seed must be an integer, got {self.seed!r}")
+        if problems:
+            raise ValueError("invalid selection policy: " + "; ".join(problems))
+        return {key: float(rate) for key, rate in rates.items()}
+
+    def rate_for(self, stream: str, hub: str) -> float:
+        """The configured inspection rate of a lane, most specific key first."""
+        rates = self._rates
+        return rates.get(f"{stream}.{hub}") or rates.get(stream) or rates["*"]
+
+    def decide(
+        self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False
+    ) -> Decision:
+        """Decide one event and add its score to the lane's window."""
+        lane = self._lanes.get((stream, hub))
+        if lane is None:
+            rate = self.rate_for(stream, hub)
+            lane = self._lanes[(stream, hub)] = _Lane(rate, rate * self.random_share)
+        known = lane.decided.get(event_id)
+        if known is not None:
+            return known
+        if not score >= -math.inf:  # NaN would corrupt the ranks
+            score = 0.0
+        recent, ranked = lane.recent, lane.ranked
+        if len(recent) >= self.window:
+            old_id, old_score, old_rule = recent.popleft()
+            lane.decided.pop(old_id, None)
+            if old_rule:
+                lane.rule_hits -= 1
+            else:
+                del ranked[bisect_left(ranked, old_score)]
+        recent.append((event_id, score, always_inspect))
+        if always_inspect:
+            lane.rule_hits += 1
+        else:
+            insort(ranked, score)
+
+        digest = hashlib.blake2b(event_id.encode(), digest_size=16, key=self._key).digest()
+        sampled = int.from_bytes(digest[:8]) * _UNIT < lane.p_rand
+        tie_draw = int.from_bytes(digest[8:]) * _UNIT
+        share = self._model_share(lane.rate, lane.p_rand, lane.rule_hits / len(recent))
+        n = len(ranked)
+        threshold, p_model = _top_share(ranked, score, round(share * n))
+
+        if always_inspect:
+            decision = Decision("physical_inspection", "rule", 1.0, threshold, lane.rate, sampled)
+        else:
+            propensity = max(p_model + (1.0 - p_model) * lane.p_rand, MIN_PROPENSITY)
+            if tie_draw < p_model:
+                level, kind = "physical_inspection", "model"
+            elif sampled:
+                level, kind = "physical_inspection", "random"
+            else:
+                band = round((share + self.document_check_rate) * n)
+                in_band = tie_draw < _top_share(ranked, score, band)[1]
+                level, kind = ("document_check" if in_band else "release"), "none"
+            decision = Decision(level, kind, propensity, threshold, lane.rate, sampled)
+        lane.decided[event_id] = decision
+        return decision
+
+    @staticmethod
+    def _model_share(rate: float, p_rand: float, rule_rate: float) -> float:
+        """Share of non-rule events the model picks so that the lane selects ``rate``."""
+        if rule_rate >= rate or p_rand >= 1.0:
+            return 0.0
+        share = ((rate - rule_rate) / (1.0 - rule_rate) - p_rand) / (1.0 - p_rand)
+        return min(1.0, max(0.0, share))
+
+    def __repr__(self) -> str:
+        return (
+            f"SelectionPolicy(rates={self.rates!r}, random_share={self.random_share!r}, "
+            f"document_check_rate={self.document_check_rate!r}, window={self.window!r}, "
+            f"seed={self.seed!r})"
+        )
+
+
+def _is_fraction(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0.0 <= float(value) <= 1.0
+    )
