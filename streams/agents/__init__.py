@@ -1,0 +1,8 @@
+"""faust agents: short loops that move records between topics and call plain logic.
+
+Each module holds one agent. Importing this package registers them on ``streams.app.app``.
+"""
+
+from streams.agents import scoring
+
+__all__ = ["scoring"]

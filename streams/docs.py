@@ -1,0 +1,29 @@
+"""Tables for the README, generated from the code so the documentation cannot drift.
+
+``tests/test_readme.py`` checks that the README contains exactly these tables.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from streams.settings import Settings
+from streams.topology import Topology
+
+
+def settings_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "(secret)" if isinstance(default, SecretStr) else f"`{default}`"
+        rows.append(f"| `RISKSTREAM_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+def topics_table() -> str:
+    rows = ["| topic | key | schema | partitions | carries |", "|---|---|---|---|---|"]
+    for spec in Topology().specs():
+        rows.append(
+            f"| `{spec.name}` | {spec.key} | {spec.schema} | {spec.partitions} | {spec.purpose} |"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,208 @@
+"""The scoring step as plain logic: raw record in, verdict and scored record or dead letter out.
+
+Agents only move bytes between topics; everything that decides lives here, so the live
+worker, the replay and the tests run the same code without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import AvroCodec, CodecError, Pseudonymiser
+from scorers.model import RiskModel
+from scorers.selection import Decision, SelectionPolicy
+from streams.topology import STREAM_SCHEMAS, Topology
+
+log = logging.getLogger(__name__)
+
+MAX_REASONS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One record to publish: topic, key and encoded value."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringResult:
+    """What scoring one input record produced."""
+
+    outbound: tuple[Outbound, ...]
+    stream: str | None
+    hub: str | None
+    level: str | None
+    kind: str | None
+    rejected: str | None  # the error kind, when the input went to the dead-letter topic
+    event_time: datetime | None = None
+    record: Mapping[str, Any] | None = None  # pseudonymised; None when rejected
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _feature_value(value: Any) -> float | str | bool | None:
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    return str(value)
+
+
+class ScoringService:
+    """Decode, validate, pseudonymise, score, select, and encode the results."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        codec: AvroCodec,
+        pseudonymiser: Pseudonymiser,
+        model: RiskModel,
+        policy: SelectionPolicy,
+        clock: Any = _now,
+        learn_locally: bool = True,
+    ) -> None:
+        self.topology = topology
+        self.codec = codec
+        self.pseudonymiser = pseudonymiser
+        self.model = model
+        self.policy = policy
+        self.clock = clock
+        # Without a learner process the worker keeps its own unsupervised parts (anomaly,
+        # reference prices, text model) current from every event it scores.
+        self.learn_locally = learn_locally
+
+    def process(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> ScoringResult:
+        """Score one raw record from an events topic. Never raises on bad input."""
+        stream = self.topology.stream_of(topic)
+        if stream is None:
+            return self.reject(
+                topic,
+                partition,
+                offset,
+                key,
+                value,
+                "routing",
+                f"topic {topic} is not an events topic",
+            )
+        try:
+            record = self.codec.decode(STREAM_SCHEMAS[stream], value or b"")
+        except CodecError as exc:
+            return self.reject(topic, partition, offset, key, value, exc.kind, str(exc))
+        record = self.pseudonymiser.apply(STREAM_SCHEMAS[stream], record)
+        try:
+            return self.score(stream, record)
+        except Exception as exc:  # a scorer bug must not stop the stream: park the event
+            log.exception("scoring failed for event %s on %s", record.get("event_id"), topic)
+            return self.reject(
+                topic,
+                partition,
+                offset,
+                key,
+                value,
+                "scoring",
+                f"scoring failed: {type(exc).__name__}",
+            )
+
+    def score(self, stream: str, record: Mapping[str, Any]) -> ScoringResult:
+        """Score an already decoded and pseudonymised record."""
+        assessment = self.model.assess(stream, record)
+        if self.learn_locally:
+            self.model.observe(stream, assessment)
+        event_id, hub = record["event_id"], record["hub"]
+        decision: Decision = self.policy.decide(
+            stream, hub, event_id, assessment.score, assessment.always_inspect
+        )
+        decided_at = self.clock()
+        reasons = [
+            {"code": r.code, "text": r.text, "weight": float(r.weight)}
+            for r in assessment.reasons[:MAX_REASONS]
+        ]
+        verdict = {
+            "event_id": event_id,
+            "stream": stream,
+            "hub": hub,
+            "score": float(assessment.score),
+            "level": decision.level,
+            "reasons": reasons,
+            "selection_kind": decision.kind,
+            "propensity": float(decision.propensity),
+            "model_version": self.model.version,
+            "event_time": record["event_time"],
+            "decided_at": decided_at,
+        }
+        scored = {
+            "event_id": event_id,
+            "stream": stream,
+            "hub": hub,
+            "event_time": record["event_time"],
+            "features": {k: _feature_value(v) for k, v in assessment.features.items()},
+            "entities": dict(assessment.entities),
+            "sub_scores": {k: float(v) for k, v in assessment.sub_scores.items()},
+            "score": float(assessment.score),
+            "level": decision.level,
+            "selection_kind": decision.kind,
+            "propensity": float(decision.propensity),
+            "model_version": self.model.version,
+            "decided_at": decided_at,
+        }
+        key = event_id.encode()
+        return ScoringResult(
+            outbound=(
+                Outbound(self.topology.verdicts, key, self.codec.encode("RiskVerdict", verdict)),
+                Outbound(self.topology.scored, key, self.codec.encode("ScoredRecord", scored)),
+            ),
+            stream=stream,
+            hub=hub,
+            level=decision.level,
+            kind=decision.kind,
+            rejected=None,
+            event_time=record["event_time"],
+            record=record,
+        )
+
+    def reject(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        kind: str,
+        message: str,
+    ) -> ScoringResult:
+        """Build the dead letter for a record that cannot be scored."""
+        reason = f"record {partition}:{offset} on {topic} rejected: {message}"
+        letter = {
+            "source_topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "key": key,
+            "error_kind": kind,
+            "reason": reason,
+            "raw_payload": value or b"",
+            "failed_at": self.clock(),
+        }
+        log.warning("%s", reason)
+        return ScoringResult(
+            outbound=(
+                Outbound(
+                    self.topology.deadletter, key or b"", self.codec.encode("DeadLetter", letter)
+                ),
+            ),
+            stream=self.topology.stream_of(topic),
+            hub=None,
+            level=None,
+            kind=None,
+            rejected=kind,
+        )

@@ -1,0 +1,107 @@
+"""Typed settings, read once from the environment (prefix ``RISKSTREAM_``).
+
+Every process (worker, learner, simulator, tools) takes its configuration from here, so the
+same code runs on the embedded broker and on Apache Kafka: only the environment changes.
+faust reads some variables of its own (``BROKER_URL``, ``WEB_PORT``...); ``streams.app``
+maps ours onto faust's explicitly so there is one source of truth.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development key, so that `make demo` runs with no setup. Production mode refuses it.
+DEV_PSEUDONYM_KEY = "riskstream-dev-only-key-change-me"
+
+
+class Settings(BaseSettings):
+    """riskstream configuration; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKSTREAM_", extra="ignore")
+
+    mode: Literal["dev", "production"] = Field(
+        "dev", description="production refuses development keys and unauthenticated plaintext"
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL"
+    )
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    ssl_cafile: str | None = Field(None, description="CA bundle for verifying the brokers")
+    allow_insecure: bool = Field(
+        False, description="let production mode run on plaintext without authentication"
+    )
+    schema_registry_url: str | None = Field(
+        None, description="Confluent Schema Registry URL; unset uses the built-in local registry"
+    )
+    topic_prefix: str = Field("riskstream", description="prefix of every topic name")
+    event_partitions: int = Field(4, ge=1, description="partitions of each events topic")
+    verdict_partitions: int = Field(4, ge=1, description="partitions of the verdicts topic")
+    replication_factor: int = Field(1, ge=1, description="replication factor of created topics")
+
+    # Consumer-group timing. Apache Kafka rejects session timeouts under 6 s by default, so
+    # the default is safe there; the embedded broker wants ~2 s (join waits timeout/2).
+    session_timeout_s: float = Field(10.0, gt=0, description="consumer session timeout")
+    heartbeat_interval_s: float = Field(1.0, gt=0, description="consumer heartbeat interval")
+    fetch_max_wait_ms: int = Field(
+        10, ge=0, description="fetch long-poll wait; brokers that do not wake polls need ~10"
+    )
+    producer_linger_ms: int = Field(5, ge=0, description="producer batching delay")
+
+    pseudonym_key: SecretStr = Field(
+        SecretStr(DEV_PSEUDONYM_KEY), description="HMAC key for pseudonymising personal fields"
+    )
+    inspection_rates: dict[str, float] = Field(
+        default_factory=lambda: {"*": 0.05},
+        description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON)',
+    )
+    random_share: float = Field(0.1, ge=0, le=1, description="share of the budget picked at random")
+    document_check_rate: float = Field(
+        0.05, ge=0, le=1, description="share of traffic just below selection sent to document check"
+    )
+    selection_window: int = Field(2000, ge=10, description="scores in the sliding selection window")
+    rules_file: str | None = Field(None, description="YAML rule book; unset uses the packaged one")
+    seed: int = Field(42, description="seed of models and random selection")
+    worker_id: str = Field("scorer-1", description="name of this worker in logs and metrics")
+    metrics_port: int = Field(0, ge=0, description="port of /metrics; 0 disables it")
+    metrics_addr: str = Field("127.0.0.1", description="address /metrics binds to")
+    data_dir: str = Field(".riskstream", description="local state (faust data dir)")
+    log_level: Literal["debug", "info", "warn", "error"] = Field("warn", description="log level")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _strip_scheme(cls, value: str) -> str:
+        # Accept kafka://host:port as well as host:port: everything is configured by URL.
+        return ",".join(part.removeprefix("kafka://") for part in value.split(","))
+
+    def check_production(self) -> None:
+        """Refuse settings that are only acceptable on a developer's machine."""
+        if self.mode == "production" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
+            raise ValueError(
+                "RISKSTREAM_PSEUDONYM_KEY is the development key; set a secret key in production"
+            )
+        if (
+            self.mode == "production"
+            and self.security_protocol == "PLAINTEXT"
+            and not self.allow_insecure
+        ):
+            raise ValueError(
+                "production mode refuses plaintext Kafka without authentication; set "
+                "RISKSTREAM_SECURITY_PROTOCOL (SSL, SASL_SSL) or RISKSTREAM_ALLOW_INSECURE=true"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return Settings()

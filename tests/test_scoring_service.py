@@ -1,0 +1,86 @@
+"""The scoring step without Kafka: verdicts, scored records, dead letters, no personal data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schemas import AvroCodec
+from simulator import HubWorld, personal_values
+from streams.runtime import build_scoring_service
+from streams.scoring import ScoringService
+from streams.settings import Settings
+from streams.topology import STREAM_SCHEMAS
+
+HUBS = {"courier": "hub_LEJ", "postal": "hub_FRA", "passenger": "hub_MUC"}
+
+
+@pytest.fixture
+def service() -> ScoringService:
+    return build_scoring_service(Settings(topic_prefix="unit"))
+
+
+def _events(n: int) -> list[tuple[str, dict[str, Any]]]:
+    world = HubWorld(seed=3)
+    now = datetime.now(UTC)
+    return [(s, world.event(s, HUBS[s], now).record) for s in STREAM_SCHEMAS for _ in range(n)]
+
+
+def test_valid_events_give_a_verdict_and_a_scored_record(service: ScoringService) -> None:
+    codec = AvroCodec()
+    secrets: set[str] = set()
+    for offset, (stream, record) in enumerate(_events(40)):
+        secrets |= personal_values(record, stream)
+        payload = codec.encode(STREAM_SCHEMAS[stream], record)
+        result = service.process(f"unit.{stream}.events", 0, offset, None, payload)
+        assert result.rejected is None
+        topics = [out.topic for out in result.outbound]
+        assert topics == ["unit.verdicts", "unit.scored"]
+        verdict = codec.decode("RiskVerdict", result.outbound[0].value)
+        scored = codec.decode("ScoredRecord", result.outbound[1].value)
+        assert verdict["event_id"] == record["event_id"] == scored["event_id"]
+        assert result.outbound[0].key == record["event_id"].encode()
+        assert 0.0 <= verdict["score"] <= 1.0
+        assert verdict["reasons"], "every verdict has at least one reason"
+        assert 0.0 < verdict["propensity"] <= 1.0
+        assert verdict["model_version"] == service.model.version
+        raw = b"".join(out.value for out in result.outbound)
+        assert not {s for s in secrets if s.encode() in raw}, "personal value in output"
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [(b"", "framing"), (b"\x07abc", "framing"), (b"\x00\x00\x00\x00\x01xyz", "unknown_schema")],
+)
+def test_bad_bytes_become_dead_letters(service: ScoringService, payload: bytes, kind: str) -> None:
+    result = service.process("unit.postal.events", 2, 17, b"k", payload)
+    assert result.rejected == kind
+    (letter_out,) = result.outbound
+    assert letter_out.topic == "unit.deadletter"
+    letter = AvroCodec().decode("DeadLetter", letter_out.value)
+    assert letter["raw_payload"] == payload
+    assert (letter["partition"], letter["offset"]) == (2, 17)
+    assert letter["reason"].startswith("record 2:17 on unit.postal.events rejected:")
+
+
+def test_a_scorer_failure_parks_the_event_and_the_stream_goes_on(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = AvroCodec()
+    (stream, record), (stream2, record2) = _events(1)[:2]
+
+    def broken(*args: Any) -> Any:
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(service.model, "assess", broken)
+    failed = service.process(
+        f"unit.{stream}.events", 0, 0, None, codec.encode(STREAM_SCHEMAS[stream], record)
+    )
+    assert failed.rejected == "scoring"
+    monkeypatch.undo()
+    ok = service.process(
+        f"unit.{stream2}.events", 0, 1, None, codec.encode(STREAM_SCHEMAS[stream2], record2)
+    )
+    assert ok.rejected is None
