@@ -40,6 +40,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "RiskVerdict",
     "ScoredRecord",
     "DeadLetter",
+    "LearningEvent",
 )
 
 # The topic each schema is the value of; subjects follow Confluent's TopicNameStrategy.
@@ -51,6 +52,7 @@ TOPICS: dict[str, str] = {
     "RiskVerdict": "riskstream.verdicts",
     "ScoredRecord": "riskstream.scored",
     "DeadLetter": "riskstream.deadletter",
+    "LearningEvent": "riskstream.learning",
 }
 
 _HISTORY_FILE = re.compile(r"^riskstream\.(?P<name>\w+)\.v(?P<version>\d+)\.avsc$")

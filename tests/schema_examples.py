@@ -165,6 +165,18 @@ def _dead_letter() -> dict[str, Any]:
     }
 
 
+def _learning_event() -> dict[str, Any]:
+    return {
+        "learner_id": "learner-1",
+        "kind": "drift",
+        "stream": "courier",
+        "at": _AT,
+        "model_version": "learner-1-o1200-s48000",
+        "summary": "courier: error rose from 0.08 to 0.21 after 1200 outcomes",
+        "details": {"error_before": 0.08, "error_after": 0.21},
+    }
+
+
 _EXAMPLES = {
     "CourierConsignment": _courier,
     "PostalItem": _postal,
@@ -173,6 +185,7 @@ _EXAMPLES = {
     "RiskVerdict": _verdict,
     "ScoredRecord": _scored,
     "DeadLetter": _dead_letter,
+    "LearningEvent": _learning_event,
 }
 
 
