@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +19,8 @@ cli = typer.Typer(
 )
 topics_cli = typer.Typer(help="Manage riskstream's Kafka topics.", no_args_is_help=True)
 cli.add_typer(topics_cli, name="topics")
+rules_cli = typer.Typer(help="Work with rule books.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
 
 
 def _configure_logging() -> None:
@@ -72,6 +76,17 @@ def worker() -> None:
 
 
 @cli.command()
+def learner(
+    duration: Annotated[float | None, typer.Option(help="seconds; default: until stopped")] = None,
+) -> None:
+    """Run the learner: the single writer of learned state, publishing model snapshots."""
+    from streams.learner import run_learner
+
+    _configure_logging()
+    run_learner(duration)
+
+
+@cli.command()
 def simulate(
     duration: Annotated[float | None, typer.Option(help="seconds; default: until Ctrl-C")] = None,
     rate_scale: Annotated[float, typer.Option(help="multiply every hub's event rate")] = 1.0,
@@ -81,16 +96,39 @@ def simulate(
         float | None, typer.Option(help="seconds until smugglers change pattern")
     ] = None,
     authority: Annotated[bool, typer.Option(help="also answer verdicts with outcomes")] = True,
+    rates: Annotated[
+        str | None,
+        typer.Option(help='events/s per stream and hub, JSON: {"postal": {"hub_FRA": 5}}'),
+    ] = None,
+    export_csv: Annotated[
+        Path | None, typer.Option(help="write events with hidden truth to this CSV and stop")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="rows to export with --export-csv")] = 10_000,
+    stream: Annotated[str | None, typer.Option(help="only this stream (export)")] = None,
 ) -> None:
     """Publish simulated hub traffic and inspection outcomes at real-time rates."""
-    from simulator import DEFAULT_RATES
+    import json
+    from datetime import UTC, datetime
+
+    from simulator import DEFAULT_RATES, HubWorld, scale_rates
+    from simulator import export_csv as write_csv
     from streams.hubsim import HubSimulator
 
     _configure_logging()
-    rates = {s: {h: r * rate_scale for h, r in hubs.items()} for s, hubs in DEFAULT_RATES.items()}
+    chosen = json.loads(rates) if rates else DEFAULT_RATES
+    if stream is not None:
+        chosen = {stream: chosen[stream]}
+    scaled = scale_rates(chosen, rate_scale)
+    if export_csv is not None:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        drift_at = None if drift_after is None else start + timedelta(seconds=drift_after)
+        world = HubWorld(seed=seed, drift_at=drift_at)
+        written = write_csv(export_csv, world, start, n_rows=rows, rates=scaled)
+        typer.echo(f"wrote {written} rows to {export_csv}")
+        return
     sim = HubSimulator(
         Settings(),
-        rates,
+        scaled,
         seed=seed,
         outcome_delay_s=outcome_delay,
         drift_after_s=drift_after,
@@ -101,6 +139,52 @@ def simulate(
     except KeyboardInterrupt:
         tally = sim.tally
     typer.echo(f"published {tally.published}, outcomes {tally.outcomes}")
+
+
+@cli.command("warm-start")
+def warm_start(
+    history: Annotated[Path, typer.Argument(help="CSV of past declarations with a label column")],
+    out: Annotated[Path, typer.Option(help="where to write the signed model snapshot")] = Path(
+        "model.snapshot"
+    ),
+    stream: Annotated[str | None, typer.Option(help="stream of every row (else a column)")] = None,
+) -> None:
+    """Train the models on history before the worker goes live; writes a signed snapshot."""
+    from schemas import Pseudonymiser
+    from scorers.history import read_history
+    from scorers.history import warm_start as learn_history
+    from streams.runtime import build_model, write_model_file
+
+    settings = Settings()
+    model = build_model(settings)
+    report = learn_history(
+        model,
+        read_history(history),
+        Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+        stream=stream,
+    )
+    for problem in report.problems:
+        typer.echo(f"skipped {problem}", err=True)
+    model.version = f"warm-{sum(report.learned.values())}"
+    size = write_model_file(settings, model, out)
+    typer.echo(
+        f"learned {report.learned} ({report.findings} findings), skipped {report.skipped}; "
+        f"wrote {out} ({size} bytes, version {model.version})"
+    )
+
+
+@rules_cli.command("check")
+def rules_check(path: Annotated[Path, typer.Argument(help="rule book YAML")]) -> None:
+    """Validate a rule book; every problem is reported with its line."""
+    from scorers.rules import RuleBook, RuleFileError
+
+    try:
+        book = RuleBook.from_yaml(path)
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{path}: {len(book.rules)} rules, {len(book.watchlists)} watch lists, all valid")
 
 
 @cli.command()

@@ -32,6 +32,7 @@ class DemoTally:
     dead_letters: int = 0
     outcomes: int = 0
     findings: int = 0
+    model_version: str = "-"
 
     @property
     def hit_rate(self) -> float:
@@ -41,6 +42,7 @@ class DemoTally:
         self.verdicts[str(verdict["stream"])] += 1
         self.levels[str(verdict["level"])] += 1
         self.kinds[str(verdict["selection_kind"])] += 1
+        self.model_version = str(verdict["model_version"])
 
     def add_outcome(self, outcome: dict[str, object]) -> None:
         self.outcomes += 1
@@ -68,9 +70,11 @@ class OutputWatcher:
             topic = message.topic()
             try:
                 if topic == self.topology.verdicts:
-                    self.tally.add_verdict(self.codec.decode("RiskVerdict", message.value()))
+                    self.tally.add_verdict(self.codec.decode("RiskVerdict", message.value() or b""))
                 elif topic == self.topology.outcomes:
-                    self.tally.add_outcome(self.codec.decode("InspectionOutcome", message.value()))
+                    self.tally.add_outcome(
+                        self.codec.decode("InspectionOutcome", message.value() or b"")
+                    )
                 else:
                     self.tally.dead_letters += 1
             except CodecError:
@@ -98,7 +102,8 @@ def render(tally: DemoTally, previous: DemoTally | None, seconds: float) -> str:
         f"           levels: {levels}\n"
         f"           selected by: {kinds}   dead letters: {tally.dead_letters}\n"
         f"           outcomes: {tally.outcomes}   hit rate among inspections: "
-        f"{tally.hit_rate:.1%}"
+        f"{tally.hit_rate:.1%}\n"
+        f"           model in use: {tally.model_version}"
     )
 
 
@@ -110,6 +115,7 @@ def snapshot(tally: DemoTally) -> DemoTally:
         tally.dead_letters,
         tally.outcomes,
         tally.findings,
+        tally.model_version,
     )
 
 

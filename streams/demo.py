@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TextIO
+from typing import IO, TextIO
 
 from streams.admin import create_topics
 from streams.broker import EmbeddedBroker, free_port
@@ -35,7 +35,7 @@ def riskstream_command(*args: str) -> list[str]:
 
 @contextmanager
 def child(
-    command: list[str], env: dict[str, str], log: TextIO | None
+    command: list[str], env: dict[str, str], log: IO[bytes] | None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a child process for the duration of the block, and always reap it."""
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -89,6 +89,10 @@ def run_demo(
             print_block(out, f"topic {report.name}: {report.action}")
         worker_log = stack.enter_context(open(os.path.join(workdir, "worker.log"), "wb"))
         stack.enter_context(child(riskstream_command("worker"), env, worker_log))
+        learner_log = stack.enter_context(open(os.path.join(workdir, "learner.log"), "wb"))
+        learner_env = {**env, "RISKSTREAM_METRICS_PORT": str(free_port()),
+                       "RISKSTREAM_WORKER_ID": "learner-1"}
+        stack.enter_context(child(riskstream_command("learner"), learner_env, learner_log))
         print_block(
             out, f"scorer worker started; metrics on http://127.0.0.1:{metrics_port}/metrics"
         )

@@ -27,3 +27,24 @@ def topics_table() -> str:
             f"| `{spec.name}` | {spec.key} | {spec.schema} | {spec.partitions} | {spec.purpose} |"
         )
     return "\n".join(rows)
+
+
+def _replace_table(text: str, table: str) -> str:
+    header = table.splitlines()[0]
+    start = text.index(header)
+    end = text.find("\n\n", start)
+    return text[:start] + table + (text[end:] if end != -1 else "\n")
+
+
+def update_readme(path: str = "README.md") -> None:
+    """Rewrite the README's generated tables in place (``python -m streams.docs``)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    for table in (settings_table(), topics_table()):
+        text = _replace_table(text, table)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+if __name__ == "__main__":
+    update_readme()

@@ -119,7 +119,7 @@ class HubSimulator:
             if message.error() is not None:
                 continue
             try:
-                verdict = self.codec.decode("RiskVerdict", message.value())
+                verdict = self.codec.decode("RiskVerdict", message.value() or b"")
             except CodecError as exc:
                 log.warning("authority skipped an unreadable verdict: %s", exc)
                 continue

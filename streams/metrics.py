@@ -118,9 +118,18 @@ EVENT_TO_VERDICT_SECONDS = Histogram(
     ["stream"],
     buckets=LAG_BUCKETS,
 )
-MODEL_VERSION_INFO = Gauge(
-    "riskstream_model_snapshot_timestamp_seconds",
+MODEL_OUTCOMES_LEARNED = Gauge(
+    "riskstream_model_outcomes_learned",
+    "Outcomes the model in use has learned from (rises with every hot-swapped snapshot)",
+)
+MODEL_SNAPSHOT_CREATED = Gauge(
+    "riskstream_model_snapshot_created_timestamp_seconds",
     "Creation time of the model snapshot in use (unix seconds)",
+)
+MODEL_SWAPS = Counter("riskstream_model_swaps_total", "Model snapshots loaded by this worker")
+SNAPSHOTS_REFUSED = Counter(
+    "riskstream_model_snapshots_refused_total",
+    "Model snapshots refused (bad signature, corrupt, incompatible) and not loaded",
 )
 
 
@@ -168,3 +177,147 @@ def describe_build() -> None:
             "python": platform.python_version(),
         }
     )
+
+
+def record_model_swap(meta: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    MODEL_SWAPS.inc()
+    MODEL_OUTCOMES_LEARNED.set(float(meta.get("outcomes_applied", 0)))
+    created = meta.get("created_at")
+    if created:
+        MODEL_SNAPSHOT_CREATED.set(datetime.fromisoformat(created).timestamp())
+
+
+def record_refused_snapshot(reason: str) -> None:
+    SNAPSHOTS_REFUSED.inc()
+
+
+# -- learner -------------------------------------------------------------------------------
+
+SNAPSHOTS_PUBLISHED = Counter(
+    "riskstream_learner_snapshots_published_total", "Model snapshots published by the learner"
+)
+LAST_SNAPSHOT = Gauge(
+    "riskstream_learner_last_snapshot_timestamp_seconds", "When the learner last published"
+)
+LEARNING_EVENTS = Counter(
+    "riskstream_learning_events_total", "Drift detections and promotions", ["kind", "stream"]
+)
+
+
+class LearnerCollector:
+    """Expose the active learner's own counters at scrape time (they survive restarts,
+    because they live in its state snapshot)."""
+
+    def __init__(self) -> None:
+        self.learner: Any = None
+        self.last_learn: float = 0.0
+        self.applied = -1
+        self.registered = False
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        learner = self.learner
+        if learner is None:
+            return
+        counts = learner.counters
+        records = CounterMetricFamily(
+            "riskstream_learner_records",
+            "Records the learner read, by input and fate",
+            labels=["input", "fate"],
+        )
+        for name, value in counts.items():
+            for source in ("scored", "outcomes"):
+                prefix = f"{source}_"
+                fate = name.removeprefix(prefix)
+                if name.startswith(prefix) and fate in FATES:
+                    records.add_metric([source, fate], value)
+        yield records
+        expired = CounterMetricFamily(
+            "riskstream_learner_expired",
+            "Records dropped after waiting longer than the TTL",
+            labels=["input"],
+        )
+        expired.add_metric(["scored"], counts["expired_scored"] + counts["evicted_scored"])
+        expired.add_metric(["outcomes"], counts["expired_outcomes"] + counts["evicted_outcomes"])
+        yield expired
+        yield GaugeMetricFamily(
+            "riskstream_learner_pending_records",
+            "Scored records waiting for an outcome",
+            value=counts["pending"],
+        )
+        yield GaugeMetricFamily(
+            "riskstream_learner_waiting_outcomes",
+            "Outcomes waiting for their scored record",
+            value=counts["outcomes_waiting"],
+        )
+        yield GaugeMetricFamily(
+            "riskstream_model_last_learn_timestamp_seconds",
+            "When the learner last learned an outcome",
+            value=self.last_learn,
+        )
+        quality = GaugeMetricFamily(
+            "riskstream_model_quality_ratio",
+            "Rolling model quality among labelled events (precision among model picks, hit "
+            "rate among random picks, ROC AUC)",
+            labels=["stream", "measure"],
+        )
+        for stream, monitor in learner.monitors.items():
+            for measure, value in (
+                ("precision_model_picks", monitor.model_precision),
+                ("hit_rate_random_picks", monitor.random_hit_rate),
+                ("roc_auc", monitor.auc),
+            ):
+                if value == value:  # NaN until there is data
+                    quality.add_metric([stream, measure], value)
+        yield quality
+        outcomes = CounterMetricFamily(
+            "riskstream_learner_outcomes",
+            "Outcomes learned, and findings among them",
+            labels=["stream", "finding"],
+        )
+        for stream in learner.monitors:
+            findings = counts.get(f"findings_{stream}", 0)
+            outcomes.add_metric([stream, "true"], findings)
+            outcomes.add_metric([stream, "false"], counts.get(f"outcomes_{stream}", 0) - findings)
+        yield outcomes
+        if learner.arena is not None:
+            race = GaugeMetricFamily(
+                "riskstream_model_challenger_quality_ratio",
+                "Off-policy quality on random picks of the champion and its shadow challenger",
+                labels=["stream", "model"],
+            )
+            for stream in learner.monitors:
+                standing = learner.arena.standing(stream)
+                for role in ("champion", "challenger"):
+                    if standing[role] == standing[role]:
+                        race.add_metric([stream, role], standing[role])
+            yield race
+
+
+FATES = ("seen", "observed", "applied", "duplicate", "rejected", "replayed", "unlabelled")
+LEARNER = LearnerCollector()
+
+
+def record_learner(learner: Any) -> None:
+    """Point the learner collector at ``learner`` and note when it last learned."""
+    if not LEARNER.registered:
+        from prometheus_client import REGISTRY
+
+        REGISTRY.register(LEARNER)
+        LEARNER.registered = True
+    applied = learner.counters["outcomes_applied"]
+    if applied != LEARNER.applied:
+        LEARNER.applied, LEARNER.last_learn = applied, time.time()
+    LEARNER.learner = learner
+
+
+def record_snapshot(learner: Any, offsets: str) -> None:
+    SNAPSHOTS_PUBLISHED.inc()
+    LAST_SNAPSHOT.set(time.time())
+
+
+def record_learning_event(kind: str, stream: str) -> None:
+    LEARNING_EVENTS.labels(kind, stream).inc()

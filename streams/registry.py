@@ -30,7 +30,7 @@ class ConfluentRegistry:
             raise CodecError(
                 "unknown_schema", f"schema id {schema_id} unknown to the registry"
             ) from exc
-        return parse_schema(json.loads(found.schema_str))
+        return parse_schema(json.loads(found.schema_str or "{}"))
 
 
 def registry_for(settings: Settings) -> Any:

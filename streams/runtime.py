@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from learning.snapshot import seal, unseal
 from schemas import AvroCodec, Pseudonymiser
 from scorers.model import RiskModel
 from scorers.rules import RuleBook
@@ -23,7 +26,32 @@ def build_policy(settings: Settings) -> SelectionPolicy:
 
 
 def build_model(settings: Settings) -> RiskModel:
-    return RiskModel(seed=settings.seed, rulebook=RuleBook.from_yaml(settings.rules_file))
+    """The configured warm-start model if there is one, otherwise a fresh one."""
+    rulebook = RuleBook.from_yaml(settings.rules_file)
+    if settings.model_file:
+        model = read_model_file(settings, settings.model_file)
+        model.set_rulebook(rulebook)  # the analysts' current rules, not the ones at training
+        return model
+    return RiskModel(seed=settings.seed, rulebook=rulebook)
+
+
+def write_model_file(settings: Settings, model: RiskModel, path: str | Path) -> int:
+    """Write ``model`` as a signed snapshot file; return its size in bytes."""
+    blob = seal(
+        model,
+        settings.snapshot_key.get_secret_value().encode(),
+        {"model_version": model.version, "source": "warm-start"},
+    )
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_model_file(settings: Settings, path: str | Path) -> RiskModel:
+    """Read a signed snapshot file; the signature is checked before anything is unpickled."""
+    _, model = unseal(Path(path).read_bytes(), settings.snapshot_key.get_secret_value().encode())
+    if not isinstance(model, RiskModel):
+        raise TypeError(f"{path} holds a {type(model).__name__}, not a RiskModel")
+    return model
 
 
 def build_scoring_service(settings: Settings, model: RiskModel | None = None) -> ScoringService:

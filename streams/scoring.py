@@ -68,7 +68,6 @@ class ScoringService:
         model: RiskModel,
         policy: SelectionPolicy,
         clock: Any = _now,
-        learn_locally: bool = True,
     ) -> None:
         self.topology = topology
         self.codec = codec
@@ -76,9 +75,6 @@ class ScoringService:
         self.model = model
         self.policy = policy
         self.clock = clock
-        # Without a learner process the worker keeps its own unsupervised parts (anomaly,
-        # reference prices, text model) current from every event it scores.
-        self.learn_locally = learn_locally
 
     def process(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -114,11 +110,16 @@ class ScoringService:
                 f"scoring failed: {type(exc).__name__}",
             )
 
+    def swap_model(self, model: RiskModel) -> None:
+        """Use ``model`` from the next event on (hot swap; the stream does not pause)."""
+        model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
+        self.model = model
+
     def score(self, stream: str, record: Mapping[str, Any]) -> ScoringResult:
         """Score an already decoded and pseudonymised record."""
-        assessment = self.model.assess(stream, record)
-        if self.learn_locally:
-            self.model.observe(stream, assessment)
+        # One read of the reference: a snapshot swap in between cannot mix two models.
+        model = self.model
+        assessment = model.assess(stream, record)
         event_id, hub = record["event_id"], record["hub"]
         decision: Decision = self.policy.decide(
             stream, hub, event_id, assessment.score, assessment.always_inspect
@@ -137,7 +138,7 @@ class ScoringService:
             "reasons": reasons,
             "selection_kind": decision.kind,
             "propensity": float(decision.propensity),
-            "model_version": self.model.version,
+            "model_version": model.version,
             "event_time": record["event_time"],
             "decided_at": decided_at,
         }
@@ -153,7 +154,7 @@ class ScoringService:
             "level": decision.level,
             "selection_kind": decision.kind,
             "propensity": float(decision.propensity),
-            "model_version": self.model.version,
+            "model_version": model.version,
             "decided_at": decided_at,
         }
         key = event_id.encode()

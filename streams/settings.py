@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A development key, so that `make demo` runs with no setup. Production mode refuses it.
 DEV_PSEUDONYM_KEY = "riskstream-dev-only-key-change-me"
+DEV_SNAPSHOT_KEY = "riskstream-dev-only-snapshot-key"
 
 
 class Settings(BaseSettings):
@@ -72,6 +73,21 @@ class Settings(BaseSettings):
     selection_window: int = Field(2000, ge=10, description="scores in the sliding selection window")
     rules_file: str | None = Field(None, description="YAML rule book; unset uses the packaged one")
     seed: int = Field(42, description="seed of models and random selection")
+    snapshot_key: SecretStr = Field(
+        SecretStr(DEV_SNAPSHOT_KEY), description="HMAC key that signs and verifies model snapshots"
+    )
+    model_file: str | None = Field(
+        None, description="signed warm-start snapshot to score with until the learner publishes"
+    )
+    snapshot_every_outcomes: int = Field(
+        50, ge=1, description="learner publishes a snapshot after this many applied outcomes"
+    )
+    snapshot_every_s: float = Field(
+        2.0, gt=0, description="...or after this many seconds with new learning, whichever first"
+    )
+    pending_ttl_s: float = Field(
+        14 * 86400.0, gt=0, description="how long a scored record waits for its outcome"
+    )
     worker_id: str = Field("scorer-1", description="name of this worker in logs and metrics")
     metrics_port: int = Field(0, ge=0, description="port of /metrics; 0 disables it")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics binds to")
@@ -89,6 +105,10 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
             raise ValueError(
                 "RISKSTREAM_PSEUDONYM_KEY is the development key; set a secret key in production"
+            )
+        if self.mode == "production" and self.snapshot_key.get_secret_value() == DEV_SNAPSHOT_KEY:
+            raise ValueError(
+                "RISKSTREAM_SNAPSHOT_KEY is the development key; set a secret key in production"
             )
         if (
             self.mode == "production"

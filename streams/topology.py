@@ -72,6 +72,10 @@ class Topology:
     def models(self) -> str:
         return f"{self.prefix}.models"
 
+    @property
+    def learning(self) -> str:
+        return f"{self.prefix}.learning"
+
     def stream_of(self, topic: str) -> str | None:
         """Which stream an events topic belongs to, or None."""
         for stream in STREAMS:
@@ -123,4 +127,11 @@ class Topology:
             1,
             "learned state, compacted: the newest snapshot per key",
             {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)},
+        )
+        yield TopicSpec(
+            self.learning,
+            "stream",
+            "LearningEvent",
+            1,
+            "drift detections and champion/challenger promotions, for audit",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache
 from typing import Any
@@ -10,11 +11,27 @@ from streams import metrics
 from streams.app import app, events_topic, outbound_topics, settings
 from streams.runtime import build_scoring_service
 from streams.scoring import ScoringService
+from streams.snapshots import SnapshotFollower
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
 def service() -> ScoringService:
-    return build_scoring_service(settings)
+    """The scoring service, with the newest published model loaded before the first event."""
+    scoring = build_scoring_service(settings)
+
+    def use(meta: dict[str, Any], model: Any) -> None:
+        scoring.swap_model(model)
+        metrics.record_model_swap(meta)
+        log.info("scoring with model %s", meta.get("model_version"))
+
+    follower = SnapshotFollower(settings, on_model=use, on_refused=metrics.record_refused_snapshot)
+    if not follower.start(wait_s=10.0):
+        log.warning(
+            "models topic not read to its end within 10 s; scoring with %s", scoring.model.version
+        )
+    return scoring
 
 
 @app.agent(events_topic)
