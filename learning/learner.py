@@ -432,11 +432,18 @@ class Learner:
         return meta
 
     def model_snapshot(
-        self, key: bytes, now_monotonic: float | None = None, created_at: datetime | None = None
+        self,
+        key: bytes,
+        now_monotonic: float | None = None,
+        created_at: datetime | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> bytes:
-        """The champion, versioned and sealed, for the scorers; restarts the snapshot clock."""
+        """The champion, versioned and sealed, for the scorers; restarts the snapshot clock.
+
+        ``extra`` goes into the header for the scorers (e.g. the random share to use now).
+        """
         self.model.version = self.version
-        blob = seal(self.model, key, self._meta("risk-model", created_at))
+        blob = seal(self.model, key, {**self._meta("risk-model", created_at), **(extra or {})})
         self._marks = {
             "outcomes_applied": self._counts["outcomes_applied"],
             "scored_observed": self._counts["scored_observed"],

@@ -155,6 +155,30 @@ class SelectionPolicy:
         self._rates = self._checked()
         self._key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
         self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._share_overrides: dict[str, float] = {}
+
+    def set_random_share(self, stream: str, share: float | None) -> None:
+        """Use ``share`` as ``stream``'s random share from now on (None: the configured one).
+
+        The learner raises it for a while after a drift, so that more unbiased labels arrive
+        while the model catches up.
+
+        >>> policy = SelectionPolicy(rates={"*": 0.05}, random_share=0.1)
+        >>> round(policy.decide("postal", "hub_FRA", "e1", 0.2).propensity, 3)
+        0.005
+        >>> policy.set_random_share("postal", 0.3)
+        >>> round(policy.decide("postal", "hub_FRA", "e2", 0.1).propensity, 3)
+        0.015
+        """
+        if share is None:
+            self._share_overrides.pop(stream, None)
+        elif not _is_fraction(share):
+            raise ValueError(f"random share must be in [0, 1], got {share!r}")
+        else:
+            self._share_overrides[stream] = share
+        for (lane_stream, _), lane in self._lanes.items():
+            if lane_stream == stream:
+                lane.p_rand = lane.rate * self._share_overrides.get(stream, self.random_share)
 
     def _checked(self) -> dict[str, float]:
         problems: list[str] = []
@@ -194,7 +218,8 @@ class SelectionPolicy:
         lane = self._lanes.get((stream, hub))
         if lane is None:
             rate = self.rate_for(stream, hub)
-            lane = self._lanes[(stream, hub)] = _Lane(rate, rate * self.random_share)
+            share = self._share_overrides.get(stream, self.random_share)
+            lane = self._lanes[(stream, hub)] = _Lane(rate, rate * share)
         known = lane.decided.get(event_id)
         if known is not None:
             return known

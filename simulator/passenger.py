@@ -168,9 +168,11 @@ class PassengerTraffic:
                 lead = -rng.uniform(300, 2 * _HOUR)
             missing = max(missing, rng.randint(1, 2))
         truth = Truth(True, "cash_short_notice", "seizure", eur(0.0), 3, regime.name)
+        low, high = regime.cash_booking_hours
+        payment = "card" if regime.cash_pays_by_card else _CASH_PAYMENT.pick(rng)
         return _Trip(
             self._fresh_traveller(country, trips), origin, departure, carrier,
-            rng.random() < 0.7, rng.uniform(2 * _HOUR, 48 * _HOUR), _CASH_PAYMENT.pick(rng),
+            rng.random() < regime.cash_one_way, rng.uniform(low * _HOUR, high * _HOUR), payment,
             _COURIER_BAGS.pick(rng), trips, lead, missing, truth,
         )
 

@@ -4,7 +4,8 @@ A regime fixes which commodities are undervalued and from where, which goods hid
 low-duty HS codes, which routes and origins carry concealed goods, where cash couriers fly
 from, and how often each pattern occurs. At ``drift_at`` the world switches from ``BASE`` to
 ``DRIFTED``: the same kinds of fraud, but on other goods, origins and airports, so a model
-that learned the old specifics loses its edge until it learns again.
+that learned the old specifics loses its edge until it learns again. Cash couriers also
+change how they book (ahead, return tickets, card), which the error stream shows as a drift.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class Regime:
     concealment_origins: tuple[str, ...]
     cash_source_airports: tuple[str, ...]
     offender_departures: tuple[str, ...]
+    #: how cash couriers book: hours before departure, share of one-way tickets, and whether
+    #: they pay like ordinary travellers (card) to evade payment-based profiles
+    cash_booking_hours: tuple[float, float] = (2.0, 48.0)
+    cash_one_way: float = 0.7
+    cash_pays_by_card: bool = False
 
 
 BASE = Regime(
@@ -76,6 +82,10 @@ DRIFTED = Regime(
     concealment_origins=("IN", "LK"),
     cash_source_airports=("LOS", "ACC", "CMN"),
     offender_departures=("CAI", "DOH", "SIN"),
+    # smugglers adapt to the profiles that caught them: planned, return, paid by card
+    cash_booking_hours=(72.0, 240.0),
+    cash_one_way=0.2,
+    cash_pays_by_card=True,
 )
 
 REGIMES: Mapping[str, Regime] = {BASE.name: BASE, DRIFTED.name: DRIFTED}

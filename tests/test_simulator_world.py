@@ -279,7 +279,9 @@ def test_short_notice_cash_bookings_are_enriched_for_illicit(sample: list[SimEve
     flagged = [e for e in passengers if _short_notice_cash(e.record)]
     assert len(flagged) > 100
     assert illicit_share(flagged) > 10 * illicit_share(passengers)
-    couriers = [e for e in passengers if e.truth.pattern == "cash_short_notice"]
+    # before the drift; afterwards couriers book like ordinary travellers (see regimes.py)
+    couriers = [e for e in passengers
+                if e.truth.pattern == "cash_short_notice" and e.truth.regime == "base"]
     assert sum(e.record["one_way"] for e in couriers) / len(couriers) > 0.5
     assert statistics.mean(e.record["baggage_count"] for e in couriers) < statistics.mean(
         e.record["baggage_count"] for e in passengers if not e.truth.illicit)
