@@ -211,20 +211,16 @@ class SelectionPolicy:
         rates = self._rates
         return rates.get(f"{stream}.{hub}") or rates.get(stream) or rates["*"]
 
-    def decide(
-        self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False
-    ) -> Decision:
-        """Decide one event and add its score to the lane's window."""
+    def _lane(self, stream: str, hub: str) -> _Lane:
         lane = self._lanes.get((stream, hub))
         if lane is None:
             rate = self.rate_for(stream, hub)
             share = self._share_overrides.get(stream, self.random_share)
             lane = self._lanes[(stream, hub)] = _Lane(rate, rate * share)
-        known = lane.decided.get(event_id)
-        if known is not None:
-            return known
-        if not score >= -math.inf:  # NaN would corrupt the ranks
-            score = 0.0
+        return lane
+
+    def _admit(self, lane: _Lane, event_id: str, score: float, always_inspect: bool) -> None:
+        """Add a score to the lane's sliding window, dropping the oldest when it is full."""
         recent, ranked = lane.recent, lane.ranked
         if len(recent) >= self.window:
             old_id, old_score, old_rule = recent.popleft()
@@ -238,6 +234,44 @@ class SelectionPolicy:
             lane.rule_hits += 1
         else:
             insort(ranked, score)
+
+    def remember(
+        self, stream: str, hub: str, event_id: str, score: float, level: str, kind: str,
+        propensity: float,
+    ) -> None:
+        """Replay a decision already published (from the scored topic) into the window.
+
+        A restarted scorer remembers the recent decisions of the lanes, so an event
+        re-delivered after a crash gets the decision it was given before, and the window
+        starts warm.
+
+        >>> policy = SelectionPolicy(seed=1)
+        >>> policy.remember("postal", "hub_FRA", "e1", 0.9, "physical_inspection", "model", 1.0)
+        >>> policy.decide("postal", "hub_FRA", "e1", 0.1).kind  # the decision given before
+        'model'
+        """
+        lane = self._lane(stream, hub)
+        if event_id in lane.decided:
+            return
+        if not score >= -math.inf:
+            score = 0.0
+        self._admit(lane, event_id, score, kind == "rule")
+        lane.decided[event_id] = Decision(
+            level, kind, propensity, math.nan, lane.rate, kind == "random"
+        )
+
+    def decide(
+        self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False
+    ) -> Decision:
+        """Decide one event and add its score to the lane's window."""
+        lane = self._lane(stream, hub)
+        known = lane.decided.get(event_id)
+        if known is not None:
+            return known
+        if not score >= -math.inf:  # NaN would corrupt the ranks
+            score = 0.0
+        self._admit(lane, event_id, score, always_inspect)
+        recent, ranked = lane.recent, lane.ranked
 
         digest = hashlib.blake2b(event_id.encode(), digest_size=16, key=self._key).digest()
         sampled = int.from_bytes(digest[:8]) * _UNIT < lane.p_rand
