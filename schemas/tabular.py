@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from schemas.catalog import personal_fields, raw_schema
@@ -66,6 +67,11 @@ def _convert(avro_type: Any, text: str) -> Any:
     return text
 
 
+@cache
+def _fields(name: str) -> tuple[dict[str, Any], ...]:
+    return tuple(raw_schema(name)["fields"])  # one copy per schema, not one per row
+
+
 def _type_name(avro_type: Any) -> str:
     if isinstance(avro_type, list):
         return " or ".join(_type_name(t) for t in avro_type if t != "null")
@@ -82,7 +88,7 @@ def record_from_row(name: str, row: Mapping[str, str | None]) -> dict[str, Any]:
     """
     record: dict[str, Any] = {}
     personal = set(personal_fields(name))
-    for field in raw_schema(name)["fields"]:
+    for field in _fields(name):
         column = field["name"]
         text = row.get(column)
         if text is None or (text == "" and "default" in field):
