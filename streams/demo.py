@@ -90,14 +90,20 @@ def run_demo(
         worker_log = stack.enter_context(open(os.path.join(workdir, "worker.log"), "wb"))
         stack.enter_context(child(riskstream_command("worker"), env, worker_log))
         learner_log = stack.enter_context(open(os.path.join(workdir, "learner.log"), "wb"))
-        learner_env = {**env, "RISKSTREAM_METRICS_PORT": str(free_port()),
+        learner_port, simulator_port = free_port(), free_port()
+        learner_env = {**env, "RISKSTREAM_METRICS_PORT": str(learner_port),
                        "RISKSTREAM_WORKER_ID": "learner-1"}
         stack.enter_context(child(riskstream_command("learner"), learner_env, learner_log))
         print_block(
-            out, f"scorer worker started; metrics on http://127.0.0.1:{metrics_port}/metrics"
+            out,
+            f"scorer worker and learner started; metrics on "
+            f"http://127.0.0.1:{metrics_port}/metrics (scorer), "
+            f"http://127.0.0.1:{learner_port}/metrics (learner), "
+            f"http://127.0.0.1:{simulator_port}/metrics (simulator)",
         )
         sim_args = ["simulate", "--rate-scale", str(rate_scale)]
-        stack.enter_context(child(riskstream_command(*sim_args), env, None))
+        sim_env = {**env, "RISKSTREAM_METRICS_PORT": str(simulator_port)}
+        stack.enter_context(child(riskstream_command(*sim_args), sim_env, None))
         print_block(out, "hub and inspection-authority simulators started; Ctrl-C stops")
         watcher = OutputWatcher(settings)
         stack.callback(watcher.close)

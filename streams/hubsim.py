@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas import AvroCodec, CodecError
 from simulator import HubWorld, InspectionAuthority, OutcomeQueue, SimEvent, Truth
+from streams import metrics
 from streams.kafka_config import consumer_config, producer_config
 from streams.registry import registry_for
 from streams.settings import Settings
@@ -107,6 +108,7 @@ class HubSimulator:
             self.topology.events(stream), payload, key=record["event_id"].encode()
         )
         self.tally.published[stream] = self.tally.published.get(stream, 0) + 1
+        metrics.record_simulated_event(stream, record["hub"])
         if self.authority is not None:
             self.truths[record["event_id"]] = (stream, event.truth)
             while len(self.truths) > self.max_pending_truths:
@@ -124,6 +126,7 @@ class HubSimulator:
                 log.warning("authority skipped an unreadable verdict: %s", exc)
                 continue
             self.tally.verdicts_seen += 1
+            metrics.record_simulated_verdict()
             known = self.truths.pop(verdict["event_id"], None)
             if known is None:  # a duplicate verdict, or an event from another simulator
                 continue
@@ -147,3 +150,4 @@ class HubSimulator:
                 key=outcome["event_id"].encode(),
             )
             self.tally.outcomes += 1
+            metrics.record_simulated_outcome(outcome["stream"])

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from learning.challenger import with_learning_rate
 from learning.learner import Learner, LearnerConfig, LearnerEvent
 from learning.monitor import DriftEvent
 from learning.snapshot import SnapshotError
@@ -50,6 +52,24 @@ def learner_config(settings: Settings) -> LearnerConfig:
     )
 
 
+def new_learner(settings: Settings) -> Learner:
+    """A learner with nothing to resume: the configured (or warm-start) model, and a shadow
+    challenger unless disabled."""
+    model = build_model(settings)
+    rate = settings.challenger_learning_rate
+    challenger = with_learning_rate(model, rate) if rate is not None else None
+    return Learner(model, learner_config(settings), challenger)
+
+
+def snapshot_extra(learner: Learner, settings: Settings) -> dict[str, Any]:
+    """What a model snapshot's header tells the scorers besides the model: the random share
+    each stream should use now, raised for a while after a drift."""
+    shares = {
+        stream: learner.random_share(stream, settings.random_share) for stream in learner.monitors
+    }
+    return {"random_share": shares}
+
+
 class LearnerProcess:
     """Consume, merge, learn, and publish snapshots until stopped."""
 
@@ -71,6 +91,8 @@ class LearnerProcess:
                 **{"enable.partition.eof": True, "partition.assignment.strategy": "range"},
             )
         )
+        self.last_state_snapshot = -math.inf
+        self.lag = metrics.LagProbe()
 
     def restore(self) -> Learner:
         """The newest learner state from the models topic, or a fresh learner."""
@@ -87,7 +109,7 @@ class LearnerProcess:
                     meta.get("offsets"),
                 )
                 return learner
-        return Learner(build_model(self.settings), learner_config(self.settings))
+        return new_learner(self.settings)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.learner = self.restore()
@@ -114,6 +136,7 @@ class LearnerProcess:
                     self._offer(message)
                 self._learn_released()
                 self._maybe_snapshot()
+                self.lag(self.consumer, self.sources)
         except KeyboardInterrupt:
             pass
         finally:
@@ -146,6 +169,7 @@ class LearnerProcess:
                 # still advances, so a restart sees the same sequence
                 log.warning("learner cannot read %s:%s: %s", message.topic(), offset, exc)
                 record = {}
+            metrics.record_learner_input(source, record)
             if source == SCORED:
                 events = learner.on_scored(record, offset)
             else:
@@ -196,18 +220,16 @@ class LearnerProcess:
         if learner is None or not learner.snapshot_due(now):
             return
         created = datetime.now(UTC)
-        publish(
-            self.producer,
-            self.settings,
-            "model",
-            learner.model_snapshot(self.key, now, created_at=created),
+        blob = learner.model_snapshot(
+            self.key, now, created_at=created, extra=snapshot_extra(learner, self.settings)
         )
-        publish(
-            self.producer,
-            self.settings,
-            "learner",
-            learner.state_snapshot(self.key, created_at=created),
-        )
+        publish(self.producer, self.settings, "model", blob)
+        # The whole state (pending records included) is larger: publish it less often. A
+        # restart from an older state replays more input and still ends in the same state.
+        if now - self.last_state_snapshot >= self.settings.state_snapshot_every_s:
+            publish(self.producer, self.settings, "learner",
+                    learner.state_snapshot(self.key, created_at=created))
+            self.last_state_snapshot = now
         metrics.record_snapshot(learner, json.dumps(learner.offsets))
 
 
@@ -215,5 +237,6 @@ def run_learner(duration_s: float | None = None) -> None:
     settings = Settings()
     settings.check_production()
     metrics.describe_build()
+    metrics.preinitialise_learner()
     metrics.serve(settings.metrics_port, settings.metrics_addr)
     LearnerProcess(settings).run(duration_s)

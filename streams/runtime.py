@@ -57,7 +57,7 @@ def read_model_file(settings: Settings, path: str | Path) -> RiskModel:
 def build_scoring_service(settings: Settings, model: RiskModel | None = None) -> ScoringService:
     return ScoringService(
         topology=Topology.from_settings(settings),
-        codec=AvroCodec(registry_for(settings)),
+        codec=AvroCodec(registry_for(settings), max_bytes=settings.max_event_bytes),
         pseudonymiser=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
         model=model or build_model(settings),
         policy=build_policy(settings),

@@ -20,6 +20,7 @@ from streams.topology import STREAM_SCHEMAS, Topology
 log = logging.getLogger(__name__)
 
 MAX_REASONS = 5
+DEAD_LETTER_OVERHEAD = 1024  # header, topic name, timestamps of a dead letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ class ScoringResult:
     rejected: str | None  # the error kind, when the input went to the dead-letter topic
     event_time: datetime | None = None
     record: Mapping[str, Any] | None = None  # pseudonymised; None when rejected
+    # for the metrics: the verdict's score, the lane's capacity and the model's features
+    score: float | None = None
+    capacity: float | None = None
+    features: Mapping[str, Any] | None = None
 
 
 def _now() -> datetime:
@@ -115,6 +120,13 @@ class ScoringService:
         model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
         self.model = model
 
+    def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
+        """Swap in a published snapshot: the model, and the random share per stream its
+        header asks for (raised by the learner for a while after a drift)."""
+        self.swap_model(model)
+        for stream, share in (meta.get("random_share") or {}).items():
+            self.policy.set_random_share(stream, share)
+
     def score(self, stream: str, record: Mapping[str, Any]) -> ScoringResult:
         """Score an already decoded and pseudonymised record."""
         # One read of the reference: a snapshot swap in between cannot mix two models.
@@ -170,6 +182,9 @@ class ScoringService:
             rejected=None,
             event_time=record["event_time"],
             record=record,
+            score=float(assessment.score),
+            capacity=decision.rate,
+            features=assessment.features,
         )
 
     def reject(
@@ -184,6 +199,13 @@ class ScoringService:
     ) -> ScoringResult:
         """Build the dead letter for a record that cannot be scored."""
         reason = f"record {partition}:{offset} on {topic} rejected: {message}"
+        raw = value or b""
+        # The dead letter must itself fit the limit: keep the head of an oversized payload
+        # (the source topic, partition and offset still point at the whole of it).
+        room = self.codec.max_bytes - len(reason) - len(key or b"") - DEAD_LETTER_OVERHEAD
+        if len(raw) > room:
+            reason += f" (raw payload cut from {len(raw)} to {room} bytes)"
+            raw = raw[:room]
         letter = {
             "source_topic": topic,
             "partition": partition,
@@ -191,7 +213,7 @@ class ScoringService:
             "key": key,
             "error_kind": kind,
             "reason": reason,
-            "raw_payload": value or b"",
+            "raw_payload": raw,
             "failed_at": self.clock(),
         }
         log.warning("%s", reason)

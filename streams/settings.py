@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         0.05, ge=0, le=1, description="share of traffic just below selection sent to document check"
     )
     selection_window: int = Field(2000, ge=10, description="scores in the sliding selection window")
+    max_event_bytes: int = Field(
+        1_000_000, ge=1024, description="larger event payloads are dead-lettered as oversized"
+    )
     rules_file: str | None = Field(None, description="YAML rule book; unset uses the packaged one")
     seed: int = Field(42, description="seed of models and random selection")
     snapshot_key: SecretStr = Field(
@@ -85,8 +88,14 @@ class Settings(BaseSettings):
     snapshot_every_s: float = Field(
         2.0, gt=0, description="...or after this many seconds with new learning, whichever first"
     )
+    state_snapshot_every_s: float = Field(
+        30.0, ge=0, description="learner publishes its whole state (for restarts) this often"
+    )
     pending_ttl_s: float = Field(
         14 * 86400.0, gt=0, description="how long a scored record waits for its outcome"
+    )
+    challenger_learning_rate: float | None = Field(
+        0.1, gt=0, description="step size of the shadow challenger's stacker; unset: none"
     )
     worker_id: str = Field("scorer-1", description="name of this worker in logs and metrics")
     metrics_port: int = Field(0, ge=0, description="port of /metrics; 0 disables it")

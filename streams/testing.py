@@ -107,6 +107,7 @@ class Deployment:
 
 def new_deployment(bootstrap: str, workdir: Path) -> Deployment:
     """Create the topics of a fresh deployment with a unique prefix."""
+    workdir.mkdir(parents=True, exist_ok=True)
     deployment = Deployment(bootstrap, f"t{uuid.uuid4().hex[:10]}", workdir)
     create_topics(deployment.settings)
     return deployment

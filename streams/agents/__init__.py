@@ -3,6 +3,6 @@
 Each module holds one agent. Importing this package registers them on ``streams.app.app``.
 """
 
-from streams.agents import scoring
+from streams.agents import lag, scoring
 
-__all__ = ["scoring"]
+__all__ = ["lag", "scoring"]

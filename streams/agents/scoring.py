@@ -9,6 +9,7 @@ from typing import Any
 
 from streams import metrics
 from streams.app import app, events_topic, outbound_topics, settings
+from streams.recovery import remember_recent_decisions
 from streams.runtime import build_scoring_service
 from streams.scoring import ScoringService
 from streams.snapshots import SnapshotFollower
@@ -20,9 +21,11 @@ log = logging.getLogger(__name__)
 def service() -> ScoringService:
     """The scoring service, with the newest published model loaded before the first event."""
     scoring = build_scoring_service(settings)
+    remember_recent_decisions(settings, scoring.policy, scoring.codec)
+    metrics.preinitialise(random_share=settings.random_share)
 
     def use(meta: dict[str, Any], model: Any) -> None:
-        scoring.swap_model(model)
+        scoring.apply_snapshot(meta, model)
         metrics.record_model_swap(meta)
         log.info("scoring with model %s", meta.get("model_version"))
 
@@ -45,4 +48,4 @@ async def score_events(stream: Any) -> None:
         )
         for out in result.outbound:
             await outbound_topics[out.topic].send(key=out.key, value=out.value)
-        metrics.record_scoring(result, time.perf_counter() - started)
+        metrics.record_scoring(result, time.perf_counter() - started, message.timestamp)
