@@ -22,6 +22,7 @@ from itertools import zip_longest
 from typing import Any
 
 from schemas import AvroCodec
+from scorers.features import recordable
 from scorers.model import RiskModel
 from scorers.selection import SelectionPolicy
 from scorers.synth import records
@@ -32,14 +33,6 @@ Arrival = tuple[str, dict[str, Any]]
 """``(topic, record)``: topic is ``"scored"`` or ``"outcomes"``."""
 
 _FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _feature_value(value: Any) -> float | str | bool | None:
-    if value is None or isinstance(value, bool | str | float):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    return str(value)
 
 
 def scored_record(
@@ -60,7 +53,7 @@ def scored_record(
         "stream": stream,
         "hub": record["hub"],
         "event_time": record["event_time"],
-        "features": {k: _feature_value(v) for k, v in made.features.items()},
+        "features": {k: recordable(v) for k, v in made.features.items()},
         "entities": dict(made.entities),
         "sub_scores": {k: float(v) for k, v in made.sub_scores.items()},
         "score": float(made.score),

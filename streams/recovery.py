@@ -9,13 +9,13 @@ decision), and the selection windows start full instead of cold.
 from __future__ import annotations
 
 import logging
-import time
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from schemas import AvroCodec, CodecError
 from scorers.selection import SelectionPolicy
 from streams.kafka_config import consumer_config
+from streams.reading import until_end
 from streams.settings import Settings
 from streams.topology import Topology
 
@@ -38,16 +38,7 @@ def remember_recent_decisions(
         # enough for every lane's window (three streams, a handful of hubs each)
         start = max(low, high - settings.selection_window * 12)
         consumer.assign([TopicPartition(topic, 0, start)])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    break
-                continue
+        for message in until_end(consumer, timeout_s):
             try:
                 scored = codec.decode("ScoredRecord", message.value() or b"")
             except CodecError:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas import AvroCodec, CodecError, Pseudonymiser
+from scorers.features import recordable
 from scorers.model import RiskModel
 from scorers.selection import Decision, SelectionPolicy
 from streams.topology import STREAM_SCHEMAS, Topology
@@ -52,14 +53,6 @@ class ScoringResult:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _feature_value(value: Any) -> float | str | bool | None:
-    if value is None or isinstance(value, bool | str | float):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    return str(value)
 
 
 class ScoringService:
@@ -159,7 +152,7 @@ class ScoringService:
             "stream": stream,
             "hub": hub,
             "event_time": record["event_time"],
-            "features": {k: _feature_value(v) for k, v in assessment.features.items()},
+            "features": {k: recordable(v) for k, v in assessment.features.items()},
             "entities": dict(assessment.entities),
             "sub_scores": {k: float(v) for k, v in assessment.sub_scores.items()},
             "score": float(assessment.score),

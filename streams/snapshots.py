@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from learning.snapshot import Reassembler, SnapshotError, chunk, unseal
 from streams.kafka_config import consumer_config
+from streams.reading import until_end
 from streams.settings import Settings
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
 
@@ -58,16 +58,7 @@ def read_newest(settings: Settings, kind: str, timeout_s: float = 10.0) -> bytes
     assembler = Reassembler()
     newest: bytes | None = None
     try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    break
-                continue
+        for message in until_end(consumer, timeout_s):
             if (message.key() or b"").decode().split("/")[0] != kind:
                 continue
             complete = assembler.add(message.value() or b"")

@@ -60,4 +60,17 @@ def entities_for(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
     return _ENTITIES[stream](record)
 
 
-__all__ = ["CATEGORICAL", "STREAMS", "check_stream", "entities_for", "features_for"]
+__all__ = ["CATEGORICAL", "STREAMS", "check_stream", "entities_for", "features_for", "recordable"]
+
+
+def recordable(value: Any) -> float | str | bool | None:
+    """A feature value as the scored record's feature map keeps it (numbers as floats).
+
+    >>> [recordable(v) for v in (3, 2.5, "cash", True, None)]
+    [3.0, 2.5, 'cash', True, None]
+    """
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    return str(value)
