@@ -68,8 +68,18 @@ def topics_list() -> None:
 
 
 @cli.command()
-def worker() -> None:
-    """Run a scorer worker (faust) until stopped."""
+def worker(
+    engine: Annotated[
+        str, typer.Option(help="faust (the agent) or fast (a plain confluent-kafka loop)")
+    ] = "faust",
+) -> None:
+    """Run a scorer worker until stopped."""
+    if engine == "fast":
+        from streams.fastpath import run_fast_worker
+
+        raise typer.Exit(run_fast_worker())
+    if engine != "faust":
+        raise typer.Exit(_fail(f"unknown engine {engine!r}: use faust or fast"))
     from streams.worker import run_worker
 
     run_worker()
@@ -276,6 +286,33 @@ def replay(
         f"skipped {result['skipped_rows']} rows; report in {report}"
     )
 
+
+@cli.command()
+def bench(
+    report: Annotated[Path, typer.Option(help="where to write the JSON report")] = Path(
+        "bench/report.json"
+    ),
+    quick: Annotated[bool, typer.Option(help="smaller runs: a smoke test, noisier")] = False,
+    keep: Annotated[
+        Path | None, typer.Option(help="keep the workers' and learner's logs in this folder")
+    ] = None,
+) -> None:
+    """Benchmark one worker (faust and fast engines), the learner and the broker (~4 min)."""
+    import sys
+
+    # bench/ ships with the source tree, not the package: find it next to streams/
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "run.py").is_file():
+        raise typer.Exit(_fail(f"no bench/run.py next to {root / 'streams'}: run from a checkout"))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.run import run_benchmark, summary
+
+    result = run_benchmark(
+        report, quick=quick, keep=keep, say=lambda line: typer.echo(line, err=True)
+    )
+    typer.echo(summary(result))
+    typer.echo(f"report: {report} ({result['seconds']} s)")
 
 def _fail(message: str) -> int:
     typer.echo(f"error: {message}", err=True)

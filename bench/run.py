@@ -1,0 +1,604 @@
+"""riskstream's benchmark: one scorer worker, the learner and the broker, on this machine.
+
+Run from the repository root (about 4 minutes on 2 cores; ``--quick`` about 1.5)::
+
+    .venv/bin/riskstream bench --report bench/report.json
+    .venv/bin/python -m bench.run --report bench/report.json [--quick] [--keep DIR]
+
+It starts the embedded broker itself and measures, on the same warm model and events:
+
+1. end-to-end throughput of one worker of each engine (faust, and the plain confluent-kafka
+   loop of ``streams.fastpath``) on pre-produced events, first to last verdict, with the
+   worker's CPU from /proc (events per CPU-second) and its start-up to the first verdict;
+2. the in-process ceiling: ``ScoringService.process`` on the same payloads, no Kafka, plus
+   the cost of each stage and a cProfile of the path;
+3. the ratios between them (rounds are interleaved, so machine noise hits all alike);
+4. event-to-verdict latency at 200, 500 and 1,000 events/s offered;
+5. the learner: outcomes/s in process and over Kafka, snapshot sizes, unseal+swap time, and
+   the delay from a label on Kafka to a scorer's model;
+6. peak memory of worker and learner, and the pending-record memory (bench.pending_memory);
+7. broker CPU per 10,000 events.
+
+It writes ``{"machine", "runs", "ratios", "targets", "bottlenecks"}`` as JSON. Absolute
+figures move with the machine's load; compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import inprocess, learning_speed, pipeline
+from bench.workload import cpu_seconds, encoded_events, machine, warm_model_file
+from streams.broker import EmbeddedBroker
+from streams.settings import Settings
+
+ENGINES = ("faust", "fast")
+MIB = 1024 * 1024
+
+
+def _plan(quick: bool) -> dict[str, Any]:
+    if quick:
+        return {"warm_rows": 1500, "events": 2500, "rounds": 1,
+                "rates": ((200.0, 3.0), (500.0, 3.0), (1000.0, 3.0)), "tuned_latency": False,
+                "learner_scored": 3000, "learner_outcomes": 1500, "label_rate": 25.0,
+                "label_seconds": 6.0, "label_variant": False, "pending_records": 100_000}
+    return {"warm_rows": 3000, "events": 8000, "rounds": 2,
+            "rates": ((200.0, 6.0), (500.0, 8.0), (1000.0, 6.0)), "tuned_latency": True,
+            "learner_scored": 6000, "learner_outcomes": 3000, "label_rate": 25.0,
+            "label_seconds": 12.0, "label_variant": True, "pending_records": 200_000}
+
+
+# Shorter waits on every hop: what the latency floor is on this broker, and its broker CPU.
+TUNED_LATENCY = {"fetch_max_wait_ms": 2, "producer_linger_ms": 0}
+# A snapshot interval short enough for the label-to-model target, to show what bounds it.
+SNAPSHOT_VARIANT = {"RISKSTREAM_SNAPSHOT_EVERY_S": "0.5"}
+
+
+def run_benchmark(
+    report_path: Path,
+    quick: bool = False,
+    keep: Path | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every measurement, write the JSON report to ``report_path`` and return it."""
+    plan = _plan(quick)
+    began = time.monotonic()
+    report: dict[str, Any] = {
+        "what": "riskstream benchmark: one scorer worker, the learner, the embedded broker",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": machine(),
+        "plan": {k: v for k, v in plan.items() if k != "rates"}
+        | {"rates": [{"per_s": r, "seconds": s} for r, s in plan["rates"]]},
+        "runs": {},
+    }
+    runs = report["runs"]
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, measure: Callable[[], Any]) -> Any:
+        """Run one measurement; a failure is reported and the others still run."""
+        try:
+            return measure()
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            say(f"{name} failed: {errors[name]}")
+            return None
+
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-bench-")))
+        else:
+            workdir = keep
+            workdir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(topic_prefix="bench", session_timeout_s=2.0, heartbeat_interval_s=0.5)
+        model_file = workdir / "warm.snapshot"
+        say(f"warm model: {plan['warm_rows']} labelled simulator events")
+        runs["warm_model"] = warm_model_file(settings, model_file, plan["warm_rows"], seed=11)
+        warm = settings.model_copy(update={"model_file": str(model_file)})
+        events = encoded_events(plan["events"], seed=21)
+        n_paced = 100 + sum(int(r * s) for r, s in plan["rates"])
+        paced_events = encoded_events(n_paced, seed=22)
+
+        broker = stack.enter_context(EmbeddedBroker())
+        tansu = pipeline.broker_pid(broker)
+        idle = cpu_seconds(tansu)
+        time.sleep(2.0)
+        runs["broker_idle_cpu_share_of_a_core"] = round((cpu_seconds(tansu) - idle) / 2.0, 3)
+        say("broker CPU of one idle consumer's long-polls")
+        runs["broker_fetch_cost"] = attempt("broker_fetch_cost", lambda: (
+            pipeline.broker_fetch_cost(broker, workdir)))
+        say("broker CPU at 500 events/s: a producer alone, then with one consumer")
+        runs["broker_cost_split"] = attempt("broker_cost_split", lambda: (
+            pipeline.broker_cost_split(broker, workdir, paced_events)))
+
+        # 1-3: interleaved rounds: ceiling, faust and fast (order alternates), ceiling again,
+        # all on the same payloads; each worker is compared with the ceilings around it
+        runs["rounds"] = []
+        scored: list[Any] = []
+        for round_no in range(plan["rounds"]):
+            measured: dict[str, Any] = {}
+            runs["rounds"].append(measured)
+            say(f"round {round_no + 1}: in-process ceiling and stage costs, {len(events)} events")
+            ceiling = inprocess.ceiling(warm, events)
+            scored = scored or ceiling["scored"]
+            ceilings = [{k: v for k, v in ceiling.items() if k != "scored"}]
+            measured["stages_us"] = inprocess.stage_costs(warm, events)
+            for engine in ENGINES if round_no % 2 == 0 else ENGINES[::-1]:
+                say(f"round {round_no + 1}: {engine} worker, {len(events)} events")
+                measured[engine] = attempt(
+                    f"throughput.{engine}.{round_no}",
+                    functools.partial(pipeline.throughput, broker, workdir, engine, events,
+                                      model_file, f"{engine}-tp{round_no}"),
+                )
+            say(f"round {round_no + 1}: in-process ceiling again")
+            after = inprocess.ceiling(warm, events)
+            ceilings.append({k: v for k, v in after.items() if k != "scored"})
+            measured["ceiling_runs"] = ceilings
+            measured["ceiling"] = {
+                field: round(statistics.fmean(c[field] for c in ceilings), 1)
+                for field in ("events_per_s", "events_per_cpu_s", "cpu_us_per_event")
+            }
+        runs["stages_us"] = {
+            stage: _median([r["stages_us"][stage] for r in runs["rounds"]])
+            for stage in runs["rounds"][0]["stages_us"]
+        }
+        runs["import_seconds"] = {
+            engine: attempt(f"import_seconds.{engine}",
+                            functools.partial(pipeline.import_seconds, engine))
+            for engine in ENGINES
+        }
+        say("in-process profile")
+        runs["profile"] = inprocess.profile(warm, events[: min(len(events), 3000)])
+
+        # 4: latency at fixed offered rates
+        runs["latency"] = {}
+        for engine in ("fast", "faust"):
+            say(f"latency, {engine} worker, {[int(r) for r, _ in plan['rates']]} events/s")
+            runs["latency"][engine] = attempt(f"latency.{engine}", functools.partial(
+                pipeline.latency, broker, workdir, engine, paced_events, model_file,
+                plan["rates"], f"{engine}-latency",
+            ))
+        if plan["tuned_latency"]:
+            say(f"latency, fast worker, 500 events/s, every client tuned {TUNED_LATENCY}")
+            runs["latency_tuned"] = attempt("latency_tuned", lambda: pipeline.latency(
+                broker, workdir, "fast", paced_events, model_file, ((500.0, 8.0),),
+                "fast-latency-tuned", tuning=TUNED_LATENCY))
+
+        # 5: learner
+        say("learner core in process, and its profile")
+        runs["learner_core"] = attempt("learner_core", lambda: learning_speed.learner_core(
+            warm, scored[: plan["learner_scored"]], plan["learner_outcomes"], seed=5
+        ))
+        runs["learner_profile"] = attempt("learner_profile", lambda: (
+            learning_speed.learner_profile(warm, scored[:1500], 750, seed=5)))
+        say("learner process over Kafka, and labels to a scorer's model")
+        runs["learner_kafka"] = attempt("learner_kafka", lambda: (
+            learning_speed.learner_over_kafka(
+                broker, workdir, model_file, scored[: plan["learner_scored"]],
+                plan["learner_outcomes"], plan["label_rate"], plan["label_seconds"], seed=5)
+        ))
+        if plan["label_variant"]:
+            say(f"labels to a scorer's model with {SNAPSHOT_VARIANT}")
+            runs["label_to_model_variant"] = attempt("label_to_model_variant", lambda: (
+                learning_speed.learner_over_kafka(
+                    broker, workdir, model_file, scored[: plan["learner_scored"]], 0,
+                    plan["label_rate"], plan["label_seconds"], seed=6,
+                    extra_env=SNAPSHOT_VARIANT, name="learner-variant")
+            ))
+        runs["broker_total_cpu_seconds"] = round(cpu_seconds(tansu), 2)
+
+    # 6: pending records (no broker needed)
+    say(f"pending-record memory: {plan['pending_records']} records, extrapolated to 1,000,000")
+    runs["pending_memory"] = attempt("pending_memory", lambda: pending_memory(
+        plan["pending_records"]))
+
+    report["ratios"] = attempt("ratios", lambda: ratios(runs))
+    report["targets"] = targets(runs)
+    report["bottlenecks"] = attempt("bottlenecks", lambda: bottlenecks(runs, report["targets"]))
+    report["recommendation"] = attempt("recommendation", lambda: recommendation(runs))
+    report["errors"] = errors
+    report["seconds"] = round(time.monotonic() - began, 1)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def pending_memory(records: int) -> dict[str, Any]:
+    """bench.pending_memory at ``records`` records, extrapolated linearly to a million."""
+    from bench import pending_memory as bench_pending
+
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet):
+        result = bench_pending.main(["--records", str(records), "--traced-records",
+                                     str(max(10_000, records // 10)), "--sim-seconds", "20"])
+    per_million = result["bytes_per_record"] * 1_000_000
+    return {
+        **result,
+        "extrapolated_to_1m_bytes": round(per_million),
+        "extrapolated_to_1m_mib": round(per_million / MIB, 1),
+        "note": f"measured at {records} records and extrapolated linearly to 1,000,000 "
+                "(the store's columns grow linearly; the full run takes about a minute: "
+                "python -m bench.pending_memory)",
+    }
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def _per_round(runs: dict[str, Any], engine: str, field: str) -> list[float]:
+    return [r[engine][field] for r in runs["rounds"] if r.get(engine)]
+
+
+def _vs(runs: dict[str, Any], top: str, bottom: str, field: str) -> list[float]:
+    """``top``/``bottom`` of ``field`` within each round where both were measured."""
+    return [
+        r[top][field] / r[bottom][field]
+        for r in runs["rounds"]
+        if r.get(top) and r.get(bottom) and r[bottom][field]
+    ]
+
+
+def ratios(runs: dict[str, Any]) -> dict[str, Any]:
+    """Ratios within each round (same machine state), then their median."""
+    out: dict[str, Any] = {}
+    for engine in ENGINES:
+        per_round = _vs(runs, engine, "ceiling", "events_per_s")
+        out[f"{engine}_throughput_vs_ceiling"] = _median(per_round)
+        out[f"{engine}_throughput_vs_ceiling_per_round"] = [round(r, 3) for r in per_round]
+        out[f"{engine}_events_per_cpu_s_vs_ceiling"] = _median(
+            _vs(runs, engine, "ceiling", "events_per_cpu_s"))
+    out["fast_vs_faust_throughput"] = _median(_vs(runs, "fast", "faust", "events_per_s"))
+    out["fast_vs_faust_events_per_cpu_s"] = _median(
+        _vs(runs, "fast", "faust", "events_per_cpu_s"))
+    out["note"] = ("events/s ratios are per round (ceiling, faust and fast measured back to "
+                   "back), then the median; per-CPU ratios are less sensitive to other load")
+    return out
+
+
+def model_cost_us(runs: dict[str, Any]) -> float:
+    stages = runs["stages_us"]
+    return float(stages["model_assess_us"] + stages["selection_decide_us"])
+
+
+PATH_STAGES = ("decode_us", "pseudonymise_us", "model_assess_us", "selection_decide_us",
+               "verdict_assembly_and_encode_us")
+
+
+def overhead_rounds(runs: dict[str, Any], engine: str) -> list[dict[str, float]]:
+    """Per round: the worker's CPU per event split into the model and everything else.
+
+    CPU per event moves by ±20% with the machine's other load, more than the figure sought,
+    so each round scales the stage shares measured in process to that round's ceiling (both
+    measured next to the worker) instead of subtracting figures taken at other times.
+    """
+    out = []
+    for measured in runs["rounds"]:
+        if not measured.get(engine):
+            continue
+        stages, ceiling_us = measured["stages_us"], measured["ceiling"]["cpu_us_per_event"]
+        total = sum(stages[name] for name in PATH_STAGES)
+        share = {name: stages[name] / total for name in PATH_STAGES}
+        worker_us = measured[engine]["worker_cpu_us_per_event"]
+        model_us = (share["model_assess_us"] + share["selection_decide_us"]) * ceiling_us
+        out.append({
+            "worker_cpu_us_per_event": worker_us,
+            "model_us_per_event": round(model_us, 1),
+            "outside_models_us_per_event": round(worker_us - model_us, 1),
+            "avro_decode_us": round(share["decode_us"] * ceiling_us, 1),
+            "pseudonymise_us": round(share["pseudonymise_us"] * ceiling_us, 1),
+            "verdict_and_scored_record_assembly_and_avro_encode_us": round(
+                share["verdict_assembly_and_encode_us"] * ceiling_us, 1),
+            "metrics_record_scoring_us": stages["metrics_record_scoring_us"],
+            "kafka_client_and_framework_us (remainder)": round(
+                worker_us - ceiling_us - stages["metrics_record_scoring_us"], 1),
+        })
+    return out
+
+
+class _Targets(dict[str, Any]):
+    """name -> {target, measured, met}; a figure that could not be measured is not met."""
+
+    def add(self, name: str, target: str, measure: Callable[[], tuple[Any, bool, dict[str, Any]]],
+            ) -> None:
+        try:
+            measured, met, extra = measure()
+        except (KeyError, TypeError, ValueError, ZeroDivisionError,
+                statistics.StatisticsError) as exc:
+            self[name] = {"target": target, "measured": None, "met": False,
+                          "error": f"not measured ({type(exc).__name__}: {exc})"}
+            return
+        self[name] = {"target": target, "measured": measured, "met": bool(met), **extra}
+
+
+def targets(runs: dict[str, Any]) -> dict[str, Any]:
+    out = _Targets()
+    for engine in ENGINES:
+        def throughput(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
+            ratio = _median(_vs(runs, engine, "ceiling", "events_per_s"))
+            return ratio, ratio >= 0.60, {
+                "events_per_s": _median(_per_round(runs, engine, "events_per_s")),
+                "ceiling_events_per_s": _median(_per_round(runs, "ceiling", "events_per_s")),
+            }
+
+        def overhead(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
+            rounds = overhead_rounds(runs, engine)
+            value = _median([r["outside_models_us_per_event"] for r in rounds])
+            direct = round(_median(_per_round(runs, engine, "worker_cpu_us_per_event"))
+                           - model_cost_us(runs), 1)
+            return value, value <= 25.0, {
+                "per_round": [r["outside_models_us_per_event"] for r in rounds],
+                "worker_cpu_us_per_event": _median([r["worker_cpu_us_per_event"]
+                                                    for r in rounds]),
+                "model_us_per_event": _median([r["model_us_per_event"] for r in rounds]),
+                "direct_subtraction_us": direct,
+            }
+
+        def latency(quantile: str, bound: float, engine: str = engine) -> Callable[
+                [], tuple[Any, bool, dict[str, Any]]]:
+            def measure() -> tuple[Any, bool, dict[str, Any]]:
+                value = runs["latency"][engine]["rates"]["500"][f"{quantile}_ms"]
+                return value, value <= bound, {}
+            return measure
+
+        def startup(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
+            values = _per_round(runs, engine, "startup_to_first_verdict_s")
+            return max(values), max(values) <= 5.0, {"runs": values}
+
+        def broker_bulk(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
+            value = _median(_per_round(runs, engine, "broker_cpu_s_per_10k_events"))
+            return value, value <= 0.2, {}
+
+        def broker_steady(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
+            value = runs["latency"][engine]["rates"]["500"]["broker_cpu_s_per_10k_events"]
+            return value, value <= 0.2, {}
+
+        out.add(f"throughput_vs_ceiling.{engine}",
+                ">= 0.60 of the in-process ceiling (events/s)", throughput)
+        out.add(f"overhead_outside_models_us.{engine}",
+                "<= 25 µs per event (worker CPU per event minus model assess + selection)",
+                overhead)
+        out.add(f"latency_500_p99_ms.{engine}", "<= 50 ms at 500 events/s",
+                latency("p99", 50.0))
+        out.add(f"latency_500_p50_ms.{engine}", "<= 15 ms at 500 events/s",
+                latency("p50", 15.0))
+        out.add(f"startup_first_verdict_s.{engine}",
+                "<= 5 s from process start to first verdict (worst run)", startup)
+        out.add(f"broker_cpu_s_per_10k_events.bulk.{engine}",
+                "<= 0.2 s broker CPU per 10,000 events (publish + score a backlog)", broker_bulk)
+        out.add(f"broker_cpu_s_per_10k_events.steady_500.{engine}",
+                "<= 0.2 s broker CPU per 10,000 events (paced at 500 events/s)", broker_steady)
+
+    def learner_core() -> tuple[Any, bool, dict[str, Any]]:
+        value = runs["learner_core"]["outcomes_per_s"]
+        return value, value >= 20_000, {}
+
+    def learner_kafka() -> tuple[Any, bool, dict[str, Any]]:
+        bulk = runs["learner_kafka"]["bulk"]
+        return bulk["outcomes_per_s"], bulk["outcomes_per_s"] >= 20_000, {
+            "records_per_s": bulk["records_per_s"]}
+
+    def label() -> tuple[Any, bool, dict[str, Any]]:
+        kafka = runs["learner_kafka"]
+        found = kafka["label_to_model"]
+        met = found["p99_s"] <= 1.0 and found["reached_model"] == found["outcomes"]
+        return found["p99_s"], met, {"p50_s": found["p50_s"],
+                                     "snapshot_settings": kafka["snapshot_settings"]}
+
+    def pending() -> tuple[Any, bool, dict[str, Any]]:
+        found = runs["pending_memory"]
+        return found["extrapolated_to_1m_mib"], found["extrapolated_to_1m_bytes"] <= 256 * MIB, {
+            "unit": "MiB", "extrapolated_from_records": found["records"]}
+
+    out.add("learner_outcomes_per_s.core", ">= 20,000 outcomes/s (Learner in process)",
+            learner_core)
+    out.add("learner_outcomes_per_s.process_over_kafka",
+            ">= 20,000 outcomes/s (riskstream learner over Kafka)", learner_kafka)
+    out.add("label_to_model_p99_s", "<= 1 s from a label on Kafka to the scoring model, "
+            "at the default snapshot interval", label)
+    out.add("pending_memory_per_1m_records", "<= 256 MiB per 1,000,000 pending scored records",
+            pending)
+    return dict(out)
+
+
+def bottlenecks(runs: dict[str, Any], met: dict[str, Any]) -> dict[str, Any]:
+    """What bounds each unmet target, from the stage costs, profile and latency split."""
+    out: dict[str, Any] = {}
+    ceiling_us = _median(_per_round(runs, "ceiling", "cpu_us_per_event"))
+    for engine in ENGINES:
+        worker = _per_round(runs, engine, "worker_cpu_us_per_event")
+        if not worker:
+            continue
+        worker_us = _median(worker)
+        if not met[f"overhead_outside_models_us.{engine}"]["met"]:
+            rounds = overhead_rounds(runs, engine)
+            out[f"overhead_outside_models_us.{engine}"] = {
+                "per_event_us_median_of_rounds": {
+                    name: _median([r[name] for r in rounds]) for name in rounds[0]
+                },
+                "reading": "Avro decode, the encoding of two output records (the scored "
+                           "record carries ~20 features) and HMAC pseudonymisation are not "
+                           "models and together exceed 25 µs per event many times over in "
+                           "CPython, before any Kafka or framework cost; the remainder is the "
+                           "Kafka client and, for faust, its per-event machinery (the "
+                           "remainder can come out negative: it is the difference of two "
+                           "noisy CPU figures)",
+            }
+        if not met[f"startup_first_verdict_s.{engine}"]["met"]:
+            out[f"startup_first_verdict_s.{engine}"] = {
+                "import_seconds": runs.get("import_seconds", {}).get(engine),
+                "reading": "start-up is the interpreter and imports (faust, aiokafka, river, "
+                           "scorers), loading the signed warm model, reading the models "
+                           "topic to its end, and the consumer-group join, which this broker "
+                           "holds for session timeout / 2 (1 s here); faust adds its own "
+                           "service start-up and a rebalance before the first fetch",
+            }
+        if not met[f"throughput_vs_ceiling.{engine}"]["met"]:
+            out[f"throughput_vs_ceiling.{engine}"] = {
+                "ceiling_cpu_us_per_event": ceiling_us,
+                "worker_cpu_us_per_event": worker_us,
+                "added_by_worker_us_per_event": round(worker_us - ceiling_us, 1),
+                "reading": "the worker spends the in-process path plus the added µs per event; "
+                           "with the broker and the benchmark's own producer/consumer on the "
+                           "same two cores, wall throughput also loses what they take",
+            }
+        at500 = (runs["latency"].get(engine) or {}).get("rates", {}).get("500")
+        for quantile in ("p50", "p99"):
+            key = f"latency_500_{quantile}_ms.{engine}"
+            if at500 and not met[key]["met"]:
+                tuned = ((runs.get("latency_tuned") or {}).get("rates") or {}).get("500")
+                out[key] = {
+                    "end_to_end_ms": at500[f"{quantile}_ms"],
+                    "send_to_worker_produce_ms": at500[f"send_to_worker_produce_{quantile}_ms"],
+                    "kept_up": at500["kept_up"],
+                    "reading": "each hop waits for the producer's linger (5 ms) and, on this "
+                               "broker, up to a full fetch wait (10 ms), because new data does "
+                               "not wake a long-poll: hub producer -> worker -> verdict "
+                               "reader is two of each; the rest is scoring and queueing"
+                               + ("" if at500["kept_up"] else "; here the worker did not "
+                                  "keep up with the offered rate, so queueing dominates"),
+                }
+                if tuned and engine == "fast":
+                    out[key]["with_every_client_tuned"] = {
+                        "tuning": TUNED_LATENCY,
+                        f"{quantile}_ms": tuned[f"{quantile}_ms"],
+                        "broker_cpu_s_per_10k_events": tuned["broker_cpu_s_per_10k_events"],
+                    }
+    core = runs.get("learner_core")
+    if core and not met["learner_outcomes_per_s.core"]["met"]:
+        learner_profile = runs.get("learner_profile") or {}
+        out["learner_outcomes_per_s.core"] = {
+            "us_per_outcome": core["us_per_outcome"],
+            "us_per_scored_record": core["us_per_scored_record"],
+            "challenger": core["challenger"],
+            "on_outcome_top_self_time": (learner_profile.get("on_outcome") or {}).get(
+                "by_self_time", [])[:10],
+            "reading": "each outcome trains the champion's ensemble (supervised model, "
+                       "profiles, stacker), the quality monitor and the shadow challenger's "
+                       "copy: the CPython cost of several River learn_one calls",
+        }
+    kafka_bulk = (runs.get("learner_kafka") or {}).get("bulk")
+    if kafka_bulk and not met["learner_outcomes_per_s.process_over_kafka"]["met"]:
+        learner_profile = runs.get("learner_profile") or {}
+        out["learner_outcomes_per_s.process_over_kafka"] = {
+            **kafka_bulk,
+            "on_scored_top_self_time": (learner_profile.get("on_scored") or {}).get(
+                "by_self_time", [])[:10],
+            "reading": "the learner observes every scored record (the unsupervised parts: "
+                       "anomaly trees, reference prices, tariff words, scaling) before "
+                       "outcomes arrive, and publishes a sealed snapshot every "
+                       "snapshot_every_outcomes outcomes; per outcome it therefore also pays "
+                       "for the scored records and the snapshots",
+        }
+    kafka = runs.get("learner_kafka")
+    if kafka and not met["label_to_model_p99_s"]["met"]:
+        out["label_to_model_p99_s"] = {
+            **kafka["label_to_model"],
+            "snapshot_settings": kafka["snapshot_settings"],
+            "reading": "a label waits for the next snapshot: every snapshot_every_outcomes "
+                       "outcomes or snapshot_every_s seconds, whichever comes first; at a "
+                       "modest outcome rate the seconds decide, so p99 approaches "
+                       "snapshot_every_s plus seal, publish, unseal and swap",
+        }
+        variant = (runs.get("label_to_model_variant") or {}).get("label_to_model")
+        if variant:
+            out["label_to_model_p99_s"]["with_shorter_interval"] = {
+                "snapshot_settings": runs["label_to_model_variant"]["snapshot_settings"],
+                "p50_s": variant["p50_s"], "p99_s": variant["p99_s"],
+                "swaps": variant["swaps"],
+            }
+        if core:
+            out["label_to_model_p99_s"] |= {
+                "model_snapshot_bytes": core["model_snapshot_bytes"],
+                "seal_ms": core["model_snapshot_seal_ms"],
+                "unseal_and_swap_ms": core["unseal_and_swap_ms"],
+            }
+    for key, found in met.items():
+        if key.startswith("broker_cpu") and found["measured"] is not None and not found["met"]:
+            engine = key.rsplit(".", 1)[1]
+            out[key] = {
+                "one_idle_consumer": runs.get("broker_fetch_cost"),
+                "at_500_per_s": runs.get("broker_cost_split"),
+                "idle_with_worker_and_reader": (runs["latency"].get(engine) or {}).get("idle"),
+                "above_idle_at_500_per_s": ((runs["latency"].get(engine) or {}).get(
+                    "rates", {}).get("500") or {}).get("broker_cpu_s_per_10k_events_above_idle"),
+                "reading": "the embedded broker does not wake a long-poll when data arrives, "
+                           "so every consumer (worker, snapshot follower, verdict reader) "
+                           "fetches every fetch wait (10 ms) whether or not there is data, and "
+                           "each fetch costs the broker CPU; at 500 events/s, 10,000 events "
+                           "take 20 s of such polling. Apache Kafka wakes long-polls, so "
+                           "there a long fetch wait costs no latency",
+            }
+    out["profile_top_self_time"] = runs["profile"]["by_self_time"][:12]
+    return out
+
+
+def recommendation(runs: dict[str, Any]) -> dict[str, Any]:
+    """Which engine the numbers support, with the figures that decide it."""
+    per_cpu = _median(_vs(runs, "fast", "faust", "events_per_cpu_s"))
+    throughput = _median(_vs(runs, "fast", "faust", "events_per_s"))
+
+    def at(engine: str, rate: str) -> dict[str, Any]:
+        found = ((runs["latency"].get(engine) or {}).get("rates") or {}).get(rate) or {}
+        return {k: found.get(k) for k in ("p50_ms", "p99_ms", "kept_up")}
+
+    engine = "fast" if per_cpu > 1.1 else "faust"
+    return {
+        "engine": engine,
+        "fast_vs_faust_events_per_cpu_s": per_cpu,
+        "fast_vs_faust_throughput": throughput,
+        "latency": {e: {rate: at(e, rate) for rate in ("200", "500", "1000")}
+                    for e in ENGINES},
+        "startup_s": {e: _per_round(runs, e, "startup_to_first_verdict_s") for e in ENGINES},
+        "peak_rss_bytes": {e: max(_per_round(runs, e, "worker_peak_rss_bytes"), default=None)
+                           for e in ENGINES},
+        "reading": f"the confluent-kafka loop scores {throughput}x the events per second and "
+                   f"{per_cpu}x the events per CPU-second of the faust agent on the same "
+                   "ScoringService, with the same guarantees (at-least-once, commit after "
+                   "acknowledged output, dead letters, metrics, snapshot hot swap); faust's "
+                   "per-event cost also caps the rate one worker can follow with low latency",
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    lines = []
+    for name, target in report["targets"].items():
+        mark = "met    " if target["met"] else "NOT met"
+        lines.append(f"{mark} {name}: {target['measured']} (target {target['target']})")
+    rec = report.get("recommendation")
+    if rec:
+        lines.append(f"engine the numbers support: {rec['engine']} "
+                     f"({rec['fast_vs_faust_events_per_cpu_s']}x events per CPU-second)")
+    for name, error in report.get("errors", {}).items():
+        lines.append(f"FAILED  {name}: {error}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--report", type=Path, default=Path(__file__).parent / "report.json")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, noisier figures")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep worker and learner logs in this directory")
+    args = parser.parse_args(argv)
+    report = run_benchmark(args.report, quick=args.quick, keep=args.keep,
+                           say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(summary(report))
+    print(f"report: {args.report} ({report['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

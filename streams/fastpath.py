@@ -1,0 +1,365 @@
+"""The scorer as a plain confluent-kafka loop: consume, score, produce, commit.
+
+faust's per-event machinery costs more CPU than the models it runs around (``riskstream
+bench`` measures both engines), so the hot path can also run on confluent-kafka directly,
+with the guarantees of the faust agent:
+
+* partitions are owned through the consumer group (classic protocol, the faust app's group
+  id ``{prefix}-scorer``, so committed offsets carry over when a deployment switches engines;
+  never run both engines in one group at once);
+* at-least-once: an offset is committed only after every verdict, scored record and dead
+  letter of the records before it was acknowledged by the broker (``producer.flush()``, then
+  a synchronous commit). If a delivery fails, nothing is committed and the partitions are
+  re-read from the last commit, so a verdict may be published twice, never lost;
+* on a revoke (eager or cooperative) the producer is flushed and what was processed of the
+  revoked partitions is committed before they go; records of a partition no longer owned
+  are not scored (their new owner reads them); lost partitions are forgotten;
+* the same scoring (:class:`~streams.scoring.ScoringService`, dead letters included), the
+  same metrics and the same snapshot hot swap (:class:`~streams.snapshots.SnapshotFollower`).
+
+Run it with ``python -m streams.fastpath``; :func:`run_fast_worker` is the entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from streams import metrics
+from streams.kafka_config import consumer_config, producer_config
+from streams.runtime import build_scoring_service
+from streams.scoring import ScoringService
+from streams.settings import Settings
+from streams.snapshots import SnapshotFollower
+from streams.topology import STREAMS, Topology
+
+log = logging.getLogger(__name__)
+
+COMMIT_EVERY_S = 1.0  # faust commits every 2.8 s; a shorter interval re-delivers less
+MAX_BATCH = 500
+POLL_S = 0.1
+FLUSH_TIMEOUT_S = 30.0
+LAG_EVERY_S = 2.0
+
+Partition = tuple[str, int]
+
+
+class ProcessedOffsets:
+    """Offsets scored since the last commit, per partition: what to commit, where to rewind.
+
+    >>> ledger = ProcessedOffsets()
+    >>> for topic, partition, offset in [("t", 0, 41), ("t", 0, 42), ("t", 1, 7)]:
+    ...     ledger.processed(topic, partition, offset)
+    >>> ledger.to_commit(), ledger.rewind_points()
+    ({('t', 0): 43, ('t', 1): 8}, {('t', 0): 41, ('t', 1): 7})
+    >>> ledger.committed([("t", 0)])
+    >>> ledger.to_commit(), len(ledger)
+    ({('t', 1): 8}, 1)
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[Partition, int] = {}
+        self._first: dict[Partition, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._next)
+
+    def processed(self, topic: str, partition: int, offset: int) -> None:
+        """Record that the record at ``offset`` was scored and its output produced."""
+        key = (topic, partition)
+        self._first.setdefault(key, offset)
+        self._next[key] = offset + 1
+
+    def to_commit(self, only: Iterable[Partition] | None = None) -> dict[Partition, int]:
+        """The next offset to read of each partition (of ``only``, if given)."""
+        if only is None:
+            return dict(self._next)
+        return {key: self._next[key] for key in only if key in self._next}
+
+    def rewind_points(self) -> dict[Partition, int]:
+        """The first uncommitted offset of each partition: where a retry starts."""
+        return dict(self._first)
+
+    def committed(self, only: Iterable[Partition] | None = None) -> None:
+        """Forget what was committed (everything, or the partitions ``only``)."""
+        self.forget(only)
+
+    def forget(self, only: Iterable[Partition] | None = None) -> None:
+        """Drop the partitions ``only`` (or all): revoked, lost, or to be re-read."""
+        if only is None:
+            self._next.clear()
+            self._first.clear()
+            return
+        for key in only:
+            self._next.pop(key, None)
+            self._first.pop(key, None)
+
+
+class FastWorker:
+    """One scorer worker on confluent-kafka; :meth:`run` until :meth:`stop`.
+
+    Parameters
+    ----------
+    settings
+        Where to connect, topic prefix, timings.
+    scoring
+        The scoring service; default: built from ``settings`` when :meth:`run` starts.
+    commit_every_s
+        Flush and commit at most this often (and on every revoke and at the end).
+    max_batch
+        Records taken from the consumer's queue per round.
+    assignment_strategy
+        An eager one (``range``, ``roundrobin``) or ``cooperative-sticky``; both are
+        handled. The default is eager: on the embedded broker a cooperative rebalance never
+        finished (the joining member got no partitions, even after the other one left).
+
+    Clients are created by :meth:`run`, so building a worker touches no broker:
+
+    >>> worker = FastWorker(Settings(topic_prefix="demo"))
+    >>> worker.group_id, worker.topics
+    ('demo-scorer', ('demo.courier.events', 'demo.postal.events', 'demo.passenger.events'))
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        scoring: ScoringService | None = None,
+        commit_every_s: float = COMMIT_EVERY_S,
+        max_batch: int = MAX_BATCH,
+        assignment_strategy: str = "range",
+    ) -> None:
+        self.settings = settings
+        self.scoring = scoring
+        self.commit_every_s = commit_every_s
+        self.max_batch = max_batch
+        self.assignment_strategy = assignment_strategy
+        topology = Topology.from_settings(settings)
+        self.topics = tuple(topology.events(stream) for stream in STREAMS)
+        self.group_id = f"{settings.topic_prefix}-scorer"  # faust's app id is its group id
+        self.scored_total = 0
+        self.ledger = ProcessedOffsets()
+        self.owned: set[Partition] = set()
+        self._stop = threading.Event()
+        self._failed_deliveries = 0
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to commit what it scored and return (safe from any thread)."""
+        self._stop.set()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self, duration_s: float | None = None) -> int:
+        """Score until stopped (or ``duration_s``); return the number of records scored."""
+        scoring = self.scoring or build_scoring_service(self.settings)
+        self.scoring = scoring
+        follower = SnapshotFollower(
+            self.settings, on_model=self._use_model, on_refused=metrics.record_refused_snapshot
+        )
+        if not follower.start(wait_s=10.0):
+            log.warning(
+                "models topic not read to its end within 10 s; scoring with %s",
+                scoring.model.version,
+            )
+        producer = Producer(
+            producer_config(
+                self.settings,
+                # only failures call back: a Python call per record costs more than a commit
+                **{"delivery.report.only.error": True, "on_delivery": self._on_delivery},
+            )
+        )
+        consumer = Consumer(
+            consumer_config(
+                self.settings,
+                self.group_id,
+                **{"partition.assignment.strategy": self.assignment_strategy},
+            )
+        )
+        self._producer, self._consumer = producer, consumer
+        consumer.subscribe(
+            list(self.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        last_commit = last_lag = time.monotonic()
+        try:
+            while not self._stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                first = consumer.poll(POLL_S)
+                if first is not None:
+                    more = consumer.consume(self.max_batch - 1, 0)  # what is already fetched
+                    self._score(scoring, producer, [first, *more])
+                producer.poll(0)  # serve delivery failures and keep the queue moving
+                now = time.monotonic()
+                if now - last_commit >= self.commit_every_s:
+                    self._commit(consumer)
+                    last_commit = now
+                if now - last_lag >= LAG_EVERY_S:
+                    self._record_lag(consumer)
+                    last_lag = now
+        except KeyboardInterrupt:
+            pass
+        finally:
+            try:
+                self._commit(consumer)
+            finally:
+                consumer.close()  # leaves the group: the others rebalance at once
+                follower.stop()
+                producer.flush(FLUSH_TIMEOUT_S)
+        return self.scored_total
+
+    def _score(self, scoring: ScoringService, producer: Producer, batch: list[Message]) -> None:
+        ledger, owned = self.ledger, self.owned
+        for message in batch:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
+                continue
+            # never None on a record without error; `or` only narrows the types
+            topic = message.topic() or ""
+            partition = message.partition() or 0
+            offset = message.offset() or 0
+            if (topic, partition) not in owned:
+                # fetched before a revoke that ran inside this consume(): the new owner
+                # reads it from the committed offset, so scoring it here would duplicate it
+                continue
+            started = time.perf_counter()
+            result = scoring.process(topic, partition, offset, message.key(), message.value())
+            for out in result.outbound:
+                self._produce(producer, out.topic, out.key, out.value)
+            kind, stamp = message.timestamp()
+            arrived = None if kind == TIMESTAMP_NOT_AVAILABLE else stamp / 1000.0
+            metrics.record_scoring(result, time.perf_counter() - started, arrived)
+            ledger.processed(topic, partition, offset)
+        self.scored_total += len(batch)
+
+    def _produce(self, producer: Producer, topic: str, key: bytes, value: bytes) -> None:
+        while True:
+            try:
+                producer.produce(topic, value, key=key)
+                return
+            except BufferError:  # local queue full: let librdkafka send, then retry
+                producer.poll(0.05)
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failed_deliveries += 1
+            log.error("output to %s not delivered: %s", message.topic(), error)
+
+    # -- commits and rebalances ------------------------------------------------------------
+
+    def _commit(self, consumer: Consumer, only: list[Partition] | None = None) -> bool:
+        """Commit what was scored once its output is acknowledged; False if not committed."""
+        offsets = self.ledger.to_commit(only)
+        if not offsets or self._producer is None:
+            return True
+        remaining = self._producer.flush(FLUSH_TIMEOUT_S)
+        if remaining or self._failed_deliveries:
+            log.error(
+                "%d outputs not acknowledged, %d failed: not committing; re-reading from the "
+                "last commit", remaining, self._failed_deliveries,
+            )
+            self._failed_deliveries = 0
+            if only is None:
+                self._rewind(consumer)
+            else:
+                self.ledger.forget(only)  # revoked: the next owner re-reads them
+            return False
+        started = time.perf_counter()
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:  # e.g. fenced by a rebalance: the next owner re-reads
+            log.warning("offset commit failed, records may be scored again: %s", exc)
+            return False
+        metrics.record_commit(time.perf_counter() - started)
+        self.ledger.committed(offsets)
+        return True
+
+    def _rewind(self, consumer: Consumer) -> None:
+        for (topic, partition), offset in self.ledger.rewind_points().items():
+            try:
+                consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:
+                log.warning("cannot rewind %s[%d] to %d: %s", topic, partition, offset, exc)
+        self.ledger.forget()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.owned.update((tp.topic, tp.partition) for tp in partitions)
+        metrics.record_rebalance()
+        log.info("scoring %s", sorted((tp.topic, tp.partition) for tp in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Runs inside poll(), between batches: everything scored is in the ledger.
+        revoked = [(tp.topic or "", tp.partition) for tp in partitions]
+        log.info("handing over %s", sorted(revoked))
+        self._commit(consumer, revoked)
+        self.owned.difference_update(revoked)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.record_rebalance()
+        log.warning("partitions lost without a clean revoke; their new owner re-reads them")
+        lost = [(tp.topic or "", tp.partition) for tp in partitions]
+        self.ledger.forget(lost)
+        self.owned.difference_update(lost)
+
+    def _use_model(self, meta: dict[str, Any], model: Any) -> None:
+        scoring = self.scoring
+        if scoring is None:
+            return
+        scoring.swap_model(model)
+        for stream, share in (meta.get("random_share") or {}).items():
+            scoring.policy.set_random_share(stream, share)  # raised after a drift
+        metrics.record_model_swap(meta)
+        log.info("scoring with model %s", meta.get("model_version"))
+
+    def _record_lag(self, consumer: Consumer) -> None:
+        """Lag from the watermarks the fetches brought back: no extra broker round trip."""
+        lag = dict.fromkeys(self.topics, 0)
+        try:
+            for tp in consumer.position(consumer.assignment()):
+                _, end = consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and end >= 0 and tp.topic in lag:
+                    lag[tp.topic] += max(0, end - tp.offset)
+        except KafkaException:  # mid-rebalance: the next round measures again
+            return
+        metrics.record_lag(lag)
+
+
+def run_fast_worker(settings: Settings | None = None) -> int:
+    """Run a fast scorer worker until SIGTERM or Ctrl-C; return the records scored."""
+    settings = settings or Settings()
+    settings.check_production()
+    metrics.describe_build()
+    metrics.preinitialise(random_share=settings.random_share)
+    metrics.serve(settings.metrics_port, settings.metrics_addr)
+    worker = FastWorker(settings)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
+    return worker.run()
+
+
+if __name__ == "__main__":
+    _settings = Settings()
+    _level = {"warn": "WARNING"}.get(_settings.log_level, _settings.log_level.upper())
+    logging.basicConfig(level=_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_fast_worker(_settings)
