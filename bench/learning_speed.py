@@ -219,7 +219,8 @@ def learner_over_kafka(
     env = {"RISKSTREAM_MODEL_FILE": str(model_file), **(extra_env or {})}
     learner_port, worker_port = free_port(), free_port()
     tansu = broker_pid(broker)
-    settings = deployment.settings.model_copy(update={
+    # what the learner child sees: its environment, validated the same way
+    settings = Settings.model_validate({
         k.removeprefix("RISKSTREAM_").lower(): v for k, v in (extra_env or {}).items()})
     result: dict[str, Any] = {"snapshot_settings": {
         "snapshot_every_outcomes": settings.snapshot_every_outcomes,

@@ -1,7 +1,7 @@
 """One scorer worker end to end on the embedded broker: throughput, start-up, latency, CPU.
 
 Two engines run the same ``ScoringService``: ``faust`` (``riskstream worker``) and ``fast``
-(``python -m streams.fastpath``, a plain confluent-kafka loop). Each run gets a fresh
+(``riskstream worker --engine fast``, a plain confluent-kafka loop). Each run gets a fresh
 deployment (its own topics), so no run reads another's records.
 """
 
@@ -30,7 +30,7 @@ from streams.topology import STREAM_SCHEMAS
 IDLE_S = 3.0
 ENGINES = {
     "faust": ("-m", "streams.cli", "worker"),
-    "fast": ("-m", "streams.fastpath"),
+    "fast": ("-m", "streams.cli", "worker", "--engine", "fast"),
 }
 
 

@@ -77,6 +77,7 @@ def worker(
     if engine == "fast":
         from streams.fastpath import run_fast_worker
 
+        _configure_logging()
         raise typer.Exit(run_fast_worker())
     if engine != "faust":
         raise typer.Exit(_fail(f"unknown engine {engine!r}: use faust or fast"))
