@@ -306,20 +306,9 @@ def replay_in_process(
             scored = codec.decode("ScoredRecord", scored_bytes)
             run.learnt(learner.on_scored(scored, offsets["scored"]))
             offsets["scored"] += 1
-            picked = scored["selection_kind"] != "none"
-            run.rows.append(
-                ScoredRow(
-                    row.event_id,
-                    row.time,
-                    float(scored["score"]),
-                    picked,
-                    str(scored["selection_kind"]),
-                    row.label,
-                    row.revenue,
-                    str(scored["model_version"]),
-                )
-            )
-            if picked:
+            scored_row = ScoredRow.decided(row.event_id, row.time, row.label, row.revenue, scored)
+            run.rows.append(scored_row)
+            if scored_row.selected:
                 book.add(row)
                 selected += 1
             progress.tick(row, selected)

@@ -67,6 +67,17 @@ class ScoredRow:
     revenue: float
     model_version: str
 
+    @classmethod
+    def decided(
+        cls, event_id: str, time: datetime, label: bool, revenue: float,
+        decision: Mapping[str, Any],
+    ) -> ScoredRow:
+        """The row of a replayed event from its verdict or scored record (both carry score,
+        selection kind and model version)."""
+        kind = str(decision["selection_kind"])
+        return cls(event_id, time, float(decision["score"]), kind != "none", kind, label,
+                   revenue, str(decision["model_version"]))
+
     @property
     def day(self) -> date:
         return self.time.date()

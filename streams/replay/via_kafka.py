@@ -240,20 +240,9 @@ def _drive(
             verdict = verdicts.get(row.event_id)
             if verdict is None:  # parked on the dead-letter topic
                 continue
-            picked = verdict["selection_kind"] != "none"
-            run.rows.append(
-                ScoredRow(
-                    row.event_id,
-                    row.time,
-                    float(verdict["score"]),
-                    picked,
-                    str(verdict["selection_kind"]),
-                    row.label,
-                    row.revenue,
-                    str(verdict["model_version"]),
-                )
-            )
-            if picked:
+            scored_row = ScoredRow.decided(row.event_id, row.time, row.label, row.revenue, verdict)
+            run.rows.append(scored_row)
+            if scored_row.selected:
                 book.add(row)
                 selected += 1
             progress.tick(row, selected)
