@@ -200,7 +200,12 @@ class ChampionChallenger:
         )
 
     def learn(
-        self, stream: str, scored: Mapping[str, Any], finding: bool, weight: float = 1.0
+        self,
+        stream: str,
+        scored: Mapping[str, Any],
+        finding: bool,
+        weight: float = 1.0,
+        day: int | None = None,
     ) -> None:
         """The challenger learns the outcome, as the champion did."""
         self.challenger.learn_outcome(
@@ -210,6 +215,7 @@ class ChampionChallenger:
             scored.get("sub_scores") or {},
             bool(finding),
             weight,
+            day,
         )
 
     def standing(self, stream: str) -> dict[str, float]:

@@ -14,8 +14,12 @@ offsets and publishes what it returns; nothing here touches Kafka or a clock:
   :class:`~learning.monitor.QualityMonitor`, and learnt by the shadow challenger, if any;
 * both return the :class:`~learning.monitor.DriftEvent` and
   :class:`~learning.challenger.Promotion` events they caused, for the caller to publish;
-* ``expire(now)`` drops what waited too long (and runs by itself every ``expire_every``
-  scored records at the event-time watermark, the latest ``decided_at`` seen).
+* ``expire(now)`` drops what waited too long and masks personal profile keys past their
+  retention (it runs by itself every ``expire_every`` scored records at the event-time
+  watermark, the latest ``decided_at`` seen);
+* ``on_erasure(request)`` erases a subject's derived state; scored records carrying
+  ``previous_entities`` (a key rotation) move profiles to the new tokens. See
+  :mod:`learning.privacy`.
 
 Offsets make it idempotent: the learner records the next offset it expects on each topic and
 skips any record below it, so a redelivery after a restart is never learnt twice. Its whole
@@ -32,7 +36,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from learning.challenger import ChampionChallenger, Promotion, PromotionRule
@@ -40,11 +44,13 @@ from learning.idset import RecentIds
 from learning.join import OutcomeJoiner
 from learning.labels import LabelMap
 from learning.monitor import DriftEvent, DriftReaction, QualityMonitor
+from learning.privacy import PrivacyLedger, RetentionPolicy
 from learning.rescoring import assessment_of
 from learning.snapshot import SnapshotError, seal, unseal
 from learning.weights import DEFAULT_CLIP, ipw
 from scorers.features import STREAMS
 from scorers.model import RiskModel
+from scorers.profiles import day_number
 
 __all__ = ["COUNTERS", "Learner", "LearnerConfig", "LearnerEvent", "LearnerState"]
 
@@ -66,6 +72,10 @@ COUNTERS = (
     "outcomes_replayed",
     "drifts",
     "promotions",
+    "erasures",
+    "profiles_erased",
+    "profiles_expired",
+    "profiles_carried",
     *(f"{kind}_{stream}" for stream in STREAMS for kind in ("outcomes", "findings")),
 )
 
@@ -104,6 +114,7 @@ class LearnerConfig:
     drift_reaction: DriftReaction = field(default_factory=DriftReaction)
     promotion: PromotionRule = field(default_factory=PromotionRule)
     challenger_window: int = 1_000
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     def __post_init__(self) -> None:
         if not self.learner_id or not isinstance(self.learner_id, str):
@@ -129,6 +140,7 @@ class LearnerState:
     watermark: datetime | None
     since_expiry: int
     marks: dict[str, int]
+    privacy: PrivacyLedger | None = None  # None in states saved before it existed
 
 
 class _Rejected(ValueError):
@@ -241,6 +253,8 @@ class Learner:
         self._since_expiry = 0
         self._marks = {"outcomes_applied": 0, "scored_observed": 0}
         self._snapshot_clock: float | None = None
+        self.privacy = PrivacyLedger(memory=timedelta(seconds=cfg.scored_ttl_seconds))
+        self._privacy_changed = False  # an erasure waits for the next snapshot
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -271,6 +285,13 @@ class Learner:
             return []
         stream = record["stream"]
         assessment = assessment_of(record)
+        previous = record.get("previous_entities")
+        if previous:  # a key rotation: the subject's profile follows it to the new token
+            self.privacy.note_rotation(assessment.entities, previous)
+            for model in self._models():
+                moved = model.carry_over(stream, assessment.entities, previous)
+                if model is self.model:
+                    self._counts["profiles_carried"] += moved
         self.model.observe(stream, assessment)
         if self.arena is not None:
             self.arena.challenger.observe(stream, assessment)
@@ -338,11 +359,16 @@ class Learner:
             return []
         weight = ipw(float(scored["propensity"]), self.config.weight_clip)
         features = scored.get("features") or {}
-        entities = scored.get("entities") or {}
+        decided_at: datetime = scored["decided_at"]
+        # renamed by a key rotation, or erased since the record was scored
+        entities = self.privacy.translate(scored.get("entities") or {}, decided_at)
+        scored = {**scored, "entities": entities}
         sub_scores = scored.get("sub_scores") or {}
         if self.arena is not None:  # both score before either learns: prequential
             self.arena.evaluate(self.model, stream, scored, finding)
-        self.model.learn_outcome(stream, features, entities, sub_scores, finding, weight)
+        self.model.learn_outcome(
+            stream, features, entities, sub_scores, finding, weight, day_number(decided_at)
+        )
         self._counts["outcomes_applied"] += 1
         self._counts[f"outcomes_{stream}"] += 1
         self._counts[f"findings_{stream}"] += finding
@@ -352,7 +378,7 @@ class Learner:
             self._counts["drifts"] += 1
             events.append(drift)
         if self.arena is not None:
-            self.arena.learn(stream, scored, finding, weight)
+            self.arena.learn(stream, scored, finding, weight, day_number(decided_at))
             promotion = self.arena.promote(self.model, stream)
             if promotion is not None:
                 self._counts["promotions"] += 1
@@ -360,9 +386,47 @@ class Learner:
         return events
 
     def expire(self, now: datetime) -> tuple[int, int]:
-        """Drop scored records and outcomes that waited too long: (scored, outcomes)."""
+        """Drop scored records and outcomes that waited too long, and mask personal profile
+        keys past their retention (the retention job): (scored, outcomes) dropped."""
         self._since_expiry = 0
+        if self.privacy.retention_due(now):  # a full scan of the profiles, once a day
+            cutoffs = self.config.retention.cutoff_days(now)
+            for model in self._models():
+                masked = model.forget_older_than(cutoffs)
+                if model is self.model:
+                    self._counts["profiles_expired"] += masked
+            self.privacy.prune(now)
         return self.joiner.expire(now)
+
+    def on_erasure(self, request: Mapping[str, Any]) -> int:
+        """Erase a subject's derived state (an ``ErasureRequest``); profile keys dropped.
+
+        Every profile key built from one of the request's tokens goes now, from the champion
+        and the challenger; scored records decided before the request lose those keys when
+        their outcome is learnt. The next snapshot is due at once, so scorers drop them too.
+        A request id is applied once.
+        """
+        request_id, tokens = request.get("request_id"), request.get("tokens")
+        requested_at = request.get("requested_at")
+        if not isinstance(request_id, str) or not isinstance(tokens, list | tuple):
+            raise ValueError("erasure request needs a request_id and a list of tokens")
+        if not isinstance(requested_at, datetime) or requested_at.utcoffset() is None:
+            raise ValueError(f"erasure request {request_id}: requested_at must be a UTC time")
+        if not self.privacy.erase(request_id, tokens, requested_at):
+            return 0
+        erased = 0
+        for model in self._models():
+            dropped = model.erase(tokens)
+            if model is self.model:
+                erased = dropped
+        self._counts["erasures"] += 1
+        self._counts["profiles_erased"] += erased
+        self._privacy_changed = True
+        log.warning("erasure request %s applied: %d profile keys erased", request_id, erased)
+        return erased
+
+    def _models(self) -> tuple[RiskModel, ...]:
+        return (self.model,) if self.arena is None else (self.model, self.arena.challenger)
 
     # -- what is exposed -------------------------------------------------------------------
 
@@ -410,6 +474,8 @@ class Learner:
         with something new, whichever comes first. The first call starts the clock."""
         if self._snapshot_clock is None:
             self._snapshot_clock = now_monotonic
+        if self._privacy_changed:  # an erasure must reach the scorers without delay
+            return True
         learnt = self._counts["outcomes_applied"] - self._marks["outcomes_applied"]
         if learnt >= self.config.snapshot_every_outcomes:
             return True
@@ -444,6 +510,7 @@ class Learner:
         """
         self.model.version = self.version
         blob = seal(self.model, key, {**self._meta("risk-model", created_at), **(extra or {})})
+        self._privacy_changed = False
         self._marks = {
             "outcomes_applied": self._counts["outcomes_applied"],
             "scored_observed": self._counts["scored_observed"],
@@ -466,6 +533,7 @@ class Learner:
             watermark=self.watermark,
             since_expiry=self._since_expiry,
             marks=self._marks,
+            privacy=self.privacy,
         )
 
     @classmethod
@@ -484,6 +552,10 @@ class Learner:
         learner._since_expiry = state.since_expiry
         learner._marks = state.marks
         learner._snapshot_clock = None
+        learner.privacy = state.privacy or PrivacyLedger(
+            memory=timedelta(seconds=state.config.scored_ttl_seconds)
+        )
+        learner._privacy_changed = False
         return learner
 
     def state_snapshot(self, key: bytes, created_at: datetime | None = None) -> bytes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from schemas import catalog
@@ -88,6 +88,41 @@ class Pseudonymiser:
 
         ``None`` stays ``None``; the input is not changed.
         """
+        return self._apply(self.key, name, record)
+
+    @property
+    def rotating(self) -> bool:
+        """True during a rotation grace period (some previous key is still honoured)."""
+        return bool(self.previous_keys)
+
+    def apply_previous(self, name: str, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``record`` tokenised under the newest previous key, or ``None`` outside a rotation.
+
+        The scorer compares it with :meth:`apply`'s result to tell the learner which old token
+        each subject had, so risk profiles move to the new tokens as subjects reappear.
+
+        >>> new = Pseudonymiser(key=b"the-next-key-not-a-real-secret!!",
+        ...                     previous_keys=(b"example-key-not-a-real-secret!!!",))
+        >>> new.apply_previous("PostalItem", {"sender_name": "Jane Doe"})
+        {'sender_name': 'px_8c39cb8b6493c9066072'}
+        """
+        if not self.previous_keys:
+            return None
+        return self._apply(self.previous_keys[0], name, record)
+
+    def subject_tokens(self, values: Iterable[str]) -> list[str]:
+        """Every token a subject's personal ``values`` have under any honoured key (erasure).
+
+        >>> p = Pseudonymiser(key=b"example-key-not-a-real-secret!!!")
+        >>> p.subject_tokens(["Jane Doe", " jane  DOE", "P1234567"])
+        ['px_8c39cb8b6493c9066072', 'px_3019a75431d0d1bfd8b2']
+        """
+        tokens: dict[str, None] = {}  # ordered and without repeats
+        for value in values:
+            tokens.update(dict.fromkeys(self.tokens_for(value)))
+        return list(tokens)
+
+    def _apply(self, key: bytes, name: str, record: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(record)
         for field in catalog.personal_fields(name):
             value = out.get(field)
@@ -100,5 +135,5 @@ class Pseudonymiser:
                     f"got {type(value).__name__}",
                     field=field,
                 )
-            out[field] = self.token(value)
+            out[field] = self._token(key, value)
         return out

@@ -348,11 +348,16 @@ class StreamEnsemble:
         sub_scores: Mapping[str, float],
         y: bool,
         weight: float = 1.0,
+        day: int | None = None,
     ) -> None:
-        """Learn from one inspection outcome, with what the scored record kept."""
+        """Learn from one inspection outcome, with what the scored record kept.
+
+        ``day`` (see :func:`~scorers.profiles.day_number`) stamps the entities' profiles for
+        the retention job.
+        """
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
-        self.profiles.learn_one(dict(entities), finding)
+        self.profiles.learn_one(dict(entities), finding, day=day)
         self.stacker.learn_one(self.evidence(sub_scores), finding, weight)
         self.outcomes += 1
         self.findings += finding

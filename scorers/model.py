@@ -9,7 +9,7 @@ releases.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib.metadata import version as package_version
 from typing import Any
 
@@ -92,9 +92,39 @@ class RiskModel:
         sub_scores: Mapping[str, float],
         y: bool,
         weight: float = 1.0,
+        day: int | None = None,
     ) -> None:
         """Learn one inspection outcome from what its scored record kept."""
-        self.ensemble(stream).learn_outcome(features, entities, sub_scores, y, weight)
+        self.ensemble(stream).learn_outcome(features, entities, sub_scores, y, weight, day)
+
+    # -- privacy: the only personal-derived state is the entity profiles' token keys --------
+
+    def forget_older_than(self, cutoff_days: Mapping[str, int]) -> int:
+        """Retention: drop each stream's personal profile keys last inspected before its
+        cut-off day (see :func:`~scorers.profiles.day_number`); return how many went."""
+        return sum(
+            self.ensemble(stream).profiles.forget_older_than(day)
+            for stream, day in cutoff_days.items()
+        )
+
+    def erase(self, tokens: Collection[str]) -> int:
+        """Erasure on request: drop every profile key built from one of a subject's tokens."""
+        return sum(e.profiles.forget_tokens(tokens) for e in self.ensembles.values())
+
+    def carry_over(
+        self, stream: str, entities: Mapping[str, str], previous: Mapping[str, str]
+    ) -> int:
+        """Key rotation: move profiles from the ``previous`` key's tokens to ``entities``'.
+
+        ``previous`` holds, by entity kind, the token the previous pseudonymisation key gives
+        the same subject; returns how many profiles moved.
+        """
+        profiles = self.ensemble(stream).profiles
+        return sum(
+            profiles.carry_over(kind, old, entities[kind])
+            for kind, old in previous.items()
+            if kind in entities
+        )
 
     def set_rulebook(self, rulebook: RuleBookLike | None) -> None:
         """Swap the analysts' rules in every stream without touching what was learnt."""

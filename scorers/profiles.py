@@ -9,11 +9,20 @@ stands out, without a single lucky hit doing so.
 
 Keys are the tokens the ingest pseudonymised; reasons name only the kind of entity, never
 its key. Memory is bounded: each kind keeps its ``max_keys`` most recently inspected keys.
+
+Personal keys (``px_`` tokens) are also bounded in time and can be erased: each key records
+the day of its last inspection, :meth:`ProfileScorer.forget_older_than` drops personal keys not
+inspected since a cut-off day (the retention job), :meth:`ProfileScorer.forget_tokens` drops
+every key built from a subject's tokens (erasure on request), and
+:meth:`ProfileScorer.carry_over` moves a key's record to the token a new pseudonymisation key
+gives the same subject (key rotation).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Any
 
 from scorers.base import Features, Reason
@@ -23,9 +32,24 @@ PROFILE_KINDS = (
     "phone", "route", "origin", "carrier", "hs6", "hs4", "hs2",
 )
 PARENT = {"hs6": "hs4", "hs4": "hs2"}
+PERSONAL_KINDS = (
+    "shipper", "consignee", "declarant", "importer", "sender", "addressee", "traveller", "phone",
+)
+TOKEN_PREFIX = "px_"  # what the ingest's pseudonymiser puts in front of every token
+COMPOUND_SEPARATOR = "|"  # a postal sender is "name token|address token"
 KIND_LABELS = {
     "hs6": "HS subheading", "hs4": "HS heading", "hs2": "HS chapter", "phone": "contact phone",
 }
+
+
+def day_number(moment: datetime) -> int:
+    """Days since 1970-01-01 UTC: the unit of a profile key's last-inspection stamp.
+
+    >>> from datetime import UTC
+    >>> day_number(datetime(2026, 11, 29, 23, 59, tzinfo=UTC))
+    20786
+    """
+    return int(moment.timestamp() // 86_400)
 
 
 def _logit(p: float) -> float:
@@ -66,6 +90,18 @@ class ProfileScorer:
     0.13
     >>> [r.text for r in profiles.explain_one({"shipper": "px_0", "hs6": "851712"})]
     ['shipper has 5 of 5 inspections with findings']
+
+    Personal keys age out, can be erased, and follow a subject to a new token:
+
+    >>> profiles.learn_one({"shipper": "px_0", "hs6": "851712"}, True, day=20_000)
+    >>> profiles.forget_older_than(day=19_990)  # the 7 other shippers, not seen since day 0
+    7
+    >>> profiles.carry_over("shipper", "px_0", "px_0_rotated")
+    True
+    >>> profiles.counts["shipper"]
+    {'px_0_rotated': [6, 6, 20000]}
+    >>> profiles.forget_tokens({"px_0_rotated"}), profiles.counts["shipper"], profiles.inspections
+    (1, {}, 41)
     """
 
     def __init__(
@@ -88,19 +124,26 @@ class ProfileScorer:
         self.max_keys = max_keys
         self.max_reasons = max_reasons
         self._kinds = PROFILE_KINDS if kinds is None else kinds
-        # per kind: key -> [inspections, findings]; dict order is recency of inspection
+        # per kind: key -> [inspections, findings, day of the last inspection];
+        # dict order is recency of inspection
         self.counts: dict[str, dict[str, list[int]]] = {}
         self.inspections = 0
         self.findings = 0
+        self.day = 0  # the latest inspection day seen (days since 1970-01-01, UTC)
 
-    def learn_one(self, x: Features, y: Any = None, w: float = 1.0) -> None:
+    def learn_one(self, x: Features, y: Any = None, w: float = 1.0, day: int | None = None) -> None:
         """Count one inspection outcome for every entity key of ``x``.
 
         ``w`` is accepted for the contract and ignored: a profile reports the entity's
-        actual inspection record, which importance weights would distort.
+        actual inspection record, which importance weights would distort. ``day`` is the
+        inspection's day number (for retention); without it, the latest day seen is used.
         """
         if y is None:
             return
+        if day is None:
+            day = self.day
+        else:
+            self.day = max(self.day, day)
         hit = 1 if y else 0
         self.inspections += 1
         self.findings += hit
@@ -111,12 +154,71 @@ class ProfileScorer:
             table = self.counts.setdefault(kind, {})
             count = table.pop(key, None)
             if count is None:
-                count = [0, 0]
+                count = [0, 0, day]
                 if len(table) >= self.max_keys:
                     del table[next(iter(table))]
             table[key] = count  # re-inserting marks it most recent
             count[0] += 1
             count[1] += hit
+            if len(count) > 2:
+                count[2] = max(count[2], day)
+            else:  # a record from a snapshot taken before days were kept
+                count.append(day)
+
+    # -- privacy: retention, erasure, key rotation -------------------------------------------
+
+    def forget_older_than(self, day: int, kinds: Iterable[str] = PERSONAL_KINDS) -> int:
+        """Drop the personal keys of ``kinds`` last inspected before ``day``; return how many.
+
+        The global counts keep those inspections: only what ties them to a subject goes.
+        """
+        dropped = 0
+        for kind in kinds:
+            table = self.counts.get(kind)
+            if not table:
+                continue
+            stale = [
+                key for key, count in table.items()
+                if key.startswith(TOKEN_PREFIX) and (count[2] if len(count) > 2 else 0) < day
+            ]
+            for key in stale:
+                del table[key]
+            dropped += len(stale)
+        return dropped
+
+    def forget_tokens(self, tokens: Collection[str]) -> int:
+        """Drop every key built from any of ``tokens`` (a subject's erasure); return how many."""
+        wanted = set(tokens)
+        dropped = 0
+        for table in self.counts.values():
+            erased = [
+                key for key in table
+                if key.startswith(TOKEN_PREFIX)
+                and not wanted.isdisjoint(key.split(COMPOUND_SEPARATOR))
+            ]
+            for key in erased:
+                del table[key]
+            dropped += len(erased)
+        return dropped
+
+    def carry_over(self, kind: str, old: str, new: str) -> bool:
+        """Move ``old``'s record to ``new`` (same subject under a new key); True if moved.
+
+        If both exist (events under both keys were inspected), the records are added up.
+        """
+        table = self.counts.get(kind)
+        if not table or old == new or old not in table:
+            return False
+        count = table.pop(old)
+        if new in table:
+            mine = table[new]
+            mine[0] += count[0]
+            mine[1] += count[1]
+            if len(mine) > 2 and len(count) > 2:
+                mine[2] = max(mine[2], count[2])
+        else:
+            table[new] = count
+        return True
 
     def global_rate(self) -> float:
         """Finding rate over all inspections, with a uniform prior."""
