@@ -41,6 +41,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "ScoredRecord",
     "DeadLetter",
     "LearningEvent",
+    "ErasureRequest",
 )
 
 # The topic each schema is the value of; subjects follow Confluent's TopicNameStrategy.
@@ -53,6 +54,7 @@ TOPICS: dict[str, str] = {
     "ScoredRecord": "riskstream.scored",
     "DeadLetter": "riskstream.deadletter",
     "LearningEvent": "riskstream.learning",
+    "ErasureRequest": "riskstream.privacy",
 }
 
 _HISTORY_FILE = re.compile(r"^riskstream\.(?P<name>\w+)\.v(?P<version>\d+)\.avsc$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-ErrorKind = Literal["framing", "unknown_schema", "schema", "validation", "oversized"]
+ErrorKind = Literal["framing", "unknown_schema", "schema", "validation", "oversized", "sealing"]
 ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
 
 
@@ -19,7 +19,8 @@ class CodecError(ValueError):
 
     ``kind`` is one of ``framing`` (not Confluent-framed Avro), ``unknown_schema`` (schema id
     or name not known), ``schema`` (body does not match the schema), ``validation`` (decoded
-    but semantically wrong) and ``oversized``. ``field`` names the offending field when known;
+    but semantically wrong), ``oversized`` and ``sealing`` (a sealed payload that the key does
+not open). ``field`` names the offending field when known;
     ``event_id`` is set once the record was decoded far enough to know it.
 
     >>> err = CodecError("validation", "field gross_weight_kg must be positive, got -1.0",

@@ -167,17 +167,16 @@ def warm_start(
     stream: Annotated[str | None, typer.Option(help="stream of every row (else a column)")] = None,
 ) -> None:
     """Train the models on history before the worker goes live; writes a signed snapshot."""
-    from schemas import Pseudonymiser
     from scorers.history import read_history
     from scorers.history import warm_start as learn_history
-    from streams.runtime import build_model, write_model_file
+    from streams.runtime import build_model, build_pseudonymiser, write_model_file
 
     settings = Settings()
     model = build_model(settings)
     report = learn_history(
         model,
         read_history(history),
-        Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+        build_pseudonymiser(settings),
         stream=stream,
     )
     for problem in report.problems:

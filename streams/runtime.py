@@ -6,6 +6,7 @@ from pathlib import Path
 
 from learning.snapshot import seal, unseal
 from schemas import AvroCodec, Pseudonymiser
+from schemas.sealing import PayloadSeal
 from scorers.model import RiskModel
 from scorers.rules import RuleBook
 from scorers.selection import SelectionPolicy
@@ -54,11 +55,25 @@ def read_model_file(settings: Settings, path: str | Path) -> RiskModel:
     return model
 
 
+def build_pseudonymiser(settings: Settings) -> Pseudonymiser:
+    """The current key, and the previous ones during a rotation grace period."""
+    return Pseudonymiser(
+        settings.pseudonym_key.get_secret_value().encode(),
+        tuple(k.get_secret_value().encode() for k in settings.pseudonym_previous_keys),
+    )
+
+
+def build_payload_seal(settings: Settings) -> PayloadSeal:
+    return PayloadSeal(settings.deadletter_key.get_secret_value().encode())
+
+
 def build_scoring_service(settings: Settings, model: RiskModel | None = None) -> ScoringService:
     return ScoringService(
         topology=Topology.from_settings(settings),
         codec=AvroCodec(registry_for(settings), max_bytes=settings.max_event_bytes),
-        pseudonymiser=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+        pseudonymiser=build_pseudonymiser(settings),
         model=model or build_model(settings),
         policy=build_policy(settings),
+        payload_seal=build_payload_seal(settings),
+        payload_protection=settings.deadletter_payload,
     )

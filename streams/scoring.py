@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas import AvroCodec, CodecError, Pseudonymiser
-from scorers.features import recordable
+from schemas.sealing import PayloadSeal, Protection
+from scorers.features import entities_for, recordable
 from scorers.model import RiskModel
 from scorers.selection import Decision, SelectionPolicy
 from streams.topology import STREAM_SCHEMAS, Topology
@@ -56,7 +57,14 @@ def _now() -> datetime:
 
 
 class ScoringService:
-    """Decode, validate, pseudonymise, score, select, and encode the results."""
+    """Decode, validate, pseudonymise, score, select, and encode the results.
+
+    During a pseudonymisation key rotation (the pseudonymiser has previous keys), each event
+    is also tokenised under the previous key: the subject's profile moves to the new token in
+    this scorer's model at once, and the scored record tells the learner to do the same.
+    Dead letters keep the raw payload as ``payload_protection`` says: sealed with
+    ``payload_seal`` (the default), clear, or dropped, because it may hold personal data.
+    """
 
     def __init__(
         self,
@@ -66,13 +74,19 @@ class ScoringService:
         model: RiskModel,
         policy: SelectionPolicy,
         clock: Any = _now,
+        payload_seal: PayloadSeal | None = None,
+        payload_protection: Protection = "sealed",
     ) -> None:
+        if payload_protection == "sealed" and payload_seal is None:
+            raise ValueError("sealed dead-letter payloads need a payload_seal")
         self.topology = topology
         self.codec = codec
         self.pseudonymiser = pseudonymiser
         self.model = model
         self.policy = policy
         self.clock = clock
+        self.payload_seal = payload_seal
+        self.payload_protection = payload_protection
 
     def process(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -93,9 +107,11 @@ class ScoringService:
             record = self.codec.decode(STREAM_SCHEMAS[stream], value or b"")
         except CodecError as exc:
             return self.reject(topic, partition, offset, key, value, exc.kind, str(exc))
-        record = self.pseudonymiser.apply(STREAM_SCHEMAS[stream], record)
+        schema = STREAM_SCHEMAS[stream]
+        previous = self.pseudonymiser.apply_previous(schema, record)
+        record = self.pseudonymiser.apply(schema, record)
         try:
-            return self.score(stream, record)
+            return self.score(stream, record, previous)
         except Exception as exc:  # a scorer bug must not stop the stream: park the event
             log.exception("scoring failed for event %s on %s", record.get("event_id"), topic)
             return self.reject(
@@ -120,10 +136,27 @@ class ScoringService:
         for stream, share in (meta.get("random_share") or {}).items():
             self.policy.set_random_share(stream, share)
 
-    def score(self, stream: str, record: Mapping[str, Any]) -> ScoringResult:
-        """Score an already decoded and pseudonymised record."""
+    def score(
+        self,
+        stream: str,
+        record: Mapping[str, Any],
+        previous: Mapping[str, Any] | None = None,
+    ) -> ScoringResult:
+        """Score an already decoded and pseudonymised record.
+
+        ``previous`` is the same record tokenised under the previous key, during a rotation.
+        """
         # One read of the reference: a snapshot swap in between cannot mix two models.
         model = self.model
+        previous_entities: dict[str, str] = {}
+        if previous is not None:
+            entities = entities_for(stream, record)
+            previous_entities = {
+                kind: old
+                for kind, old in entities_for(stream, previous).items()
+                if entities.get(kind, old) != old
+            }
+            model.carry_over(stream, entities, previous_entities)
         assessment = model.assess(stream, record)
         event_id, hub = record["event_id"], record["hub"]
         decision: Decision = self.policy.decide(
@@ -154,6 +187,7 @@ class ScoringService:
             "event_time": record["event_time"],
             "features": {k: recordable(v) for k, v in assessment.features.items()},
             "entities": dict(assessment.entities),
+            "previous_entities": previous_entities,
             "sub_scores": {k: float(v) for k, v in assessment.sub_scores.items()},
             "score": float(assessment.score),
             "level": decision.level,
@@ -193,12 +227,19 @@ class ScoringService:
         """Build the dead letter for a record that cannot be scored."""
         reason = f"record {partition}:{offset} on {topic} rejected: {message}"
         raw = value or b""
+        protection = self.payload_protection
         # The dead letter must itself fit the limit: keep the head of an oversized payload
         # (the source topic, partition and offset still point at the whole of it).
         room = self.codec.max_bytes - len(reason) - len(key or b"") - DEAD_LETTER_OVERHEAD
+        if protection == "sealed":
+            room = PayloadSeal.max_plain_size(room)
         if len(raw) > room:
             reason += f" (raw payload cut from {len(raw)} to {room} bytes)"
             raw = raw[:room]
+        if protection == "sealed" and self.payload_seal is not None:
+            raw = self.payload_seal.seal(raw)
+        elif protection == "dropped":
+            raw = b""
         letter = {
             "source_topic": topic,
             "partition": partition,
@@ -207,6 +248,7 @@ class ScoringService:
             "error_kind": kind,
             "reason": reason,
             "raw_payload": raw,
+            "raw_payload_protection": protection,
             "failed_at": self.clock(),
         }
         log.warning("%s", reason)

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # A development key, so that `make demo` runs with no setup. Production mode refuses it.
 DEV_PSEUDONYM_KEY = "riskstream-dev-only-key-change-me"
 DEV_SNAPSHOT_KEY = "riskstream-dev-only-snapshot-key"
+DEV_DEADLETTER_KEY = "riskstream-dev-only-dead-letter-key"
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,26 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr(DEV_PSEUDONYM_KEY), description="HMAC key for pseudonymising personal fields"
     )
+    pseudonym_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="rotation grace period: previous pseudonym keys, newest first (JSON list); "
+        "profiles move to the new tokens as subjects reappear",
+    )
+    deadletter_payload: Literal["sealed", "clear", "dropped"] = Field(
+        "sealed", description="how dead letters keep the raw payload (it may hold personal data)"
+    )
+    deadletter_key: SecretStr = Field(
+        SecretStr(DEV_DEADLETTER_KEY), description="secret that seals dead letters' raw payloads"
+    )
+    retention_passenger_days: int = Field(
+        183, ge=1, description="passenger profiles and topics holding their tokens are masked after"
+    )
+    retention_consignment_days: int = Field(
+        3 * 365, ge=1, description="courier and postal profiles are masked after this many days"
+    )
+    raw_event_retention_days: float = Field(
+        7.0, gt=0, description="events topics (personal data in clear) keep records this long"
+    )
     inspection_rates: dict[str, float] = Field(
         default_factory=lambda: {"*": 0.05},
         description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON)',
@@ -86,7 +107,7 @@ class Settings(BaseSettings):
         50, ge=1, description="learner publishes a snapshot after this many applied outcomes"
     )
     snapshot_every_s: float = Field(
-        2.0, gt=0, description="...or after this many seconds with new learning, whichever first"
+        0.5, gt=0, description="...or after this many seconds with new learning, whichever first"
     )
     state_snapshot_every_s: float = Field(
         30.0, ge=0, description="learner publishes its whole state (for restarts) this often"
@@ -114,6 +135,23 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
             raise ValueError(
                 "RISKSTREAM_PSEUDONYM_KEY is the development key; set a secret key in production"
+            )
+        if (
+            self.mode == "production"
+            and self.deadletter_payload == "sealed"
+            and self.deadletter_key.get_secret_value() == DEV_DEADLETTER_KEY
+        ):
+            raise ValueError(
+                "RISKSTREAM_DEADLETTER_KEY is the development key; set a secret key in production"
+            )
+        if (
+            self.mode == "production"
+            and self.deadletter_payload == "clear"
+            and not self.allow_insecure
+        ):
+            raise ValueError(
+                "production mode refuses dead letters with raw payloads in clear; use "
+                "RISKSTREAM_DEADLETTER_PAYLOAD=sealed or dropped, or RISKSTREAM_ALLOW_INSECURE=true"
             )
         if self.mode == "production" and self.snapshot_key.get_secret_value() == DEV_SNAPSHOT_KEY:
             raise ValueError(

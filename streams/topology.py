@@ -4,6 +4,10 @@ The embedded broker gives auto-created topics 4 partitions, and Apache Kafka its
 default, so ``riskstream topics create`` makes every topic explicitly before any worker starts.
 The learner's inputs (``scored`` and ``outcomes``) have one partition on purpose: exactly one
 worker of the group owns them, which makes the learner a single writer with failover.
+
+Retention follows the data: events topics hold personal fields in clear (the hubs publish
+them so) and keep records ``raw_event_retention_days``; topics that hold tokens of travellers
+(scored records, outcomes, dead letters) keep them as long as passenger profiles live.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ STREAM_SCHEMAS = {
 }
 
 SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,21 @@ class Topology:
     prefix: str = "riskstream"
     event_partitions: int = 4
     verdict_partitions: int = 4
+    raw_event_retention_days: float = 7.0
+    personal_retention_days: float = 183.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topology:
-        return cls(settings.topic_prefix, settings.event_partitions, settings.verdict_partitions)
+        return cls(
+            settings.topic_prefix,
+            settings.event_partitions,
+            settings.verdict_partitions,
+            settings.raw_event_retention_days,
+            settings.retention_passenger_days,
+        )
+
+    def _retention(self, days: float) -> dict[str, str]:
+        return {"retention.ms": str(int(days * DAY_MS))}
 
     def events(self, stream: str) -> str:
         return f"{self.prefix}.{stream}.events"
@@ -76,6 +92,10 @@ class Topology:
     def learning(self) -> str:
         return f"{self.prefix}.learning"
 
+    @property
+    def privacy(self) -> str:
+        return f"{self.prefix}.privacy"
+
     def stream_of(self, topic: str) -> str | None:
         """Which stream an events topic belongs to, or None."""
         for stream in STREAMS:
@@ -91,6 +111,7 @@ class Topology:
                 STREAM_SCHEMAS[stream],
                 self.event_partitions,
                 f"{stream} events from hubs",
+                self._retention(self.raw_event_retention_days),
             )
         yield TopicSpec(
             self.verdicts,
@@ -105,6 +126,7 @@ class Topology:
             "ScoredRecord",
             1,
             "features, sub-scores and propensity of every decision, for the learner",
+            self._retention(self.personal_retention_days),
         )
         yield TopicSpec(
             self.outcomes,
@@ -112,13 +134,15 @@ class Topology:
             "InspectionOutcome",
             1,
             "inspection results from the inspection systems",
+            self._retention(self.personal_retention_days),
         )
         yield TopicSpec(
             self.deadletter,
             "source topic",
             "DeadLetter",
             1,
-            "rejected input with its reason and raw bytes",
+            "rejected input with its reason and sealed raw bytes",
+            self._retention(self.personal_retention_days),
         )
         yield TopicSpec(
             self.models,
@@ -134,4 +158,12 @@ class Topology:
             "LearningEvent",
             1,
             "drift detections and champion/challenger promotions, for audit",
+        )
+        yield TopicSpec(
+            self.privacy,
+            "request id",
+            "ErasureRequest",
+            1,
+            "data subjects' erasure requests (tokens only), applied by the learner",
+            self._retention(self.personal_retention_days),
         )

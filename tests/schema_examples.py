@@ -142,6 +142,7 @@ def _scored() -> dict[str, Any]:
         },
         "entities": {"shipper": "px_0123456789abcdef0123", "consignee": "px_fedcba98765432100123",
                      "route": "SZX>LEJ"},
+        "previous_entities": {"shipper": "px_99999999990000000000"},
         "sub_scores": {"supervised": 0.7, "valuation": 0.9, "anomaly": 0.4},
         "score": 0.82,
         "level": "physical_inspection",
@@ -161,6 +162,7 @@ def _dead_letter() -> dict[str, Any]:
         "error_kind": "validation",
         "reason": "field gross_weight_kg must be positive, got -1.0",
         "raw_payload": b"\x00\x00\x00\x00\x01\x02",
+        "raw_payload_protection": "clear",
         "failed_at": _AT,
     }
 
@@ -177,6 +179,14 @@ def _learning_event() -> dict[str, Any]:
     }
 
 
+def _erasure_request() -> dict[str, Any]:
+    return {
+        "request_id": "erasure-2026-0042",
+        "tokens": ["px_0123456789abcdef0123", "px_fedcba98765432100123"],
+        "requested_at": _AT,
+    }
+
+
 _EXAMPLES = {
     "CourierConsignment": _courier,
     "PostalItem": _postal,
@@ -186,6 +196,7 @@ _EXAMPLES = {
     "ScoredRecord": _scored,
     "DeadLetter": _dead_letter,
     "LearningEvent": _learning_event,
+    "ErasureRequest": _erasure_request,
 }
 
 

@@ -18,6 +18,7 @@ from schemas import AvroCodec
 from simulator import HubWorld
 from streams.demo import stop_process
 from streams.kafka_config import consumer_config
+from streams.runtime import build_payload_seal
 from streams.testing import Deployment
 from streams.topology import STREAM_SCHEMAS, STREAMS
 
@@ -86,7 +87,8 @@ def test_fast_worker_scores_each_event_once_and_parks_bad_bytes(deployment: Depl
     parked = [codec.decode("DeadLetter", m.value()) for m in letters]
     assert len(parked) == 4
     assert {p["error_kind"] for p in parked} == {"framing"}
-    assert {p["raw_payload"] for p in parked} == {b"\x07not avro", b""}
+    seal = build_payload_seal(deployment.settings)
+    assert {seal.open(p["raw_payload"]) for p in parked} == {b"\x07not avro", b""}
     assert all(p["source_topic"].startswith(deployment.prefix) for p in parked)
 
 

@@ -60,7 +60,9 @@ def test_bad_bytes_become_dead_letters(service: ScoringService, payload: bytes, 
     (letter_out,) = result.outbound
     assert letter_out.topic == "unit.deadletter"
     letter = AvroCodec().decode("DeadLetter", letter_out.value)
-    assert letter["raw_payload"] == payload
+    assert letter["raw_payload_protection"] == "sealed"
+    assert service.payload_seal is not None
+    assert service.payload_seal.open(letter["raw_payload"]) == payload
     assert (letter["partition"], letter["offset"]) == (2, 17)
     assert letter["reason"].startswith("record 2:17 on unit.postal.events rejected:")
 
