@@ -21,6 +21,10 @@ topics_cli = typer.Typer(help="Manage riskstream's Kafka topics.", no_args_is_he
 cli.add_typer(topics_cli, name="topics")
 rules_cli = typer.Typer(help="Work with rule books.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
+privacy_cli = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
+cli.add_typer(privacy_cli, name="privacy")
+deadletter_cli = typer.Typer(help="Repair rejected input.", no_args_is_help=True)
+cli.add_typer(deadletter_cli, name="deadletter")
 
 
 def _configure_logging() -> None:
@@ -313,6 +317,44 @@ def bench(
     )
     typer.echo(summary(result))
     typer.echo(f"report: {report} ({result['seconds']} s)")
+
+@privacy_cli.command("erase")
+def privacy_erase(
+    request_id: Annotated[str | None, typer.Option(help="id for the audit trail")] = None,
+) -> None:
+    """Erase a subject's risk profiles: personal values on stdin, one per line (name,
+    document number, account id, phone...); only their tokens are sent."""
+    import sys
+
+    from streams.privacy import erasure_request, publish_erasure
+
+    settings = Settings()
+    try:
+        request = erasure_request(settings, sys.stdin.read().splitlines(), request_id)
+        publish_erasure(settings, request)
+    except (ValueError, RuntimeError) as exc:
+        raise typer.Exit(_fail(str(exc))) from None
+    typer.echo(
+        f"erasure request {request['request_id']} published: {len(request['tokens'])} tokens; "
+        "the learner applies it and publishes a snapshot without the subject's profiles"
+    )
+
+
+@deadletter_cli.command("open")
+def deadletter_open(
+    out: Annotated[Path, typer.Option(help="folder for the unsealed payloads")] = Path(
+        "deadletters"
+    ),
+) -> None:
+    """Write every dead letter's raw payload, unsealed, to a folder, with its reason."""
+    from streams.privacy import open_dead_letters
+
+    letters = open_dead_letters(Settings(), out)
+    for letter in letters:
+        where = letter.path or "(payload dropped, or sealed under another key)"
+        typer.echo(f"{letter.source}\t{where}\t{letter.reason}")
+    typer.echo(f"{len(letters)} dead letters; payloads in {out}")
+
 
 def _fail(message: str) -> int:
     typer.echo(f"error: {message}", err=True)
