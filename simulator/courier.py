@@ -38,7 +38,7 @@ from simulator.declarations import (
 from simulator.geography import COUNTRIES, ONWARD_DESTINATIONS, TRANSIT_AIRPORTS, hub_airport
 from simulator.people import Party, private_person
 from simulator.population import Pool, Population, weighted
-from simulator.regimes import REGIMES, Regime
+from simulator.regimes import REGIMES, Regime, pattern_draft
 from simulator.truth import LICIT, Truth
 
 _INCOTERMS: Pool[str | None] = weighted(
@@ -90,13 +90,7 @@ class CourierTraffic:
         self, event_id: str, hub: str, at: datetime, pattern: str, regime: Regime
     ) -> tuple[dict[str, Any], Truth]:
         """One consignment following ``pattern`` (``"none"`` for licit traffic)."""
-        maker = self._patterns.get(pattern)
-        if maker is None:
-            raise ValueError(
-                f"courier stream has no pattern {pattern!r}; expected one of "
-                + ", ".join(self._patterns)
-            )
-        draft: _Draft = maker(regime)
+        draft = pattern_draft(self._patterns, "courier", pattern, regime)
         return draft.record(self.rng, self.population.brokers, event_id, hub, at), draft.truth
 
     # -- licit -------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from simulator.declarations import (
 from simulator.geography import ONWARD_DESTINATIONS
 from simulator.people import Party, company, private_person
 from simulator.population import Pool, Population, weighted
-from simulator.regimes import REGIMES, Regime
+from simulator.regimes import REGIMES, Regime, pattern_draft
 from simulator.truth import LICIT, Truth
 
 _PRIVATE_ORIGINS: Pool[str] = weighted(
@@ -90,13 +90,7 @@ class PostalTraffic:
         self, event_id: str, hub: str, at: datetime, pattern: str, regime: Regime
     ) -> tuple[dict[str, Any], Truth]:
         """One postal item following ``pattern`` (``"none"`` for licit traffic)."""
-        maker = self._patterns.get(pattern)
-        if maker is None:
-            raise ValueError(
-                f"postal stream has no pattern {pattern!r}; expected one of "
-                + ", ".join(self._patterns)
-            )
-        draft: _Draft = maker(regime)
+        draft = pattern_draft(self._patterns, "postal", pattern, regime)
         return draft.record(self.rng, event_id, hub, at), draft.truth
 
     # -- licit -------------------------------------------------------------------------------

@@ -10,8 +10,11 @@ change how they book (ahead, return tickets, card), which the error stream shows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+DraftT = TypeVar("DraftT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +92,23 @@ DRIFTED = Regime(
 )
 
 REGIMES: Mapping[str, Regime] = {BASE.name: BASE, DRIFTED.name: DRIFTED}
+
+
+def pattern_draft(
+    patterns: Mapping[str, Callable[[Regime], DraftT]], stream: str, pattern: str, regime: Regime
+) -> DraftT:
+    """The draft of ``pattern``'s maker under ``regime``, or a clear error naming the patterns.
+
+    >>> pattern_draft({"none": lambda regime: regime.name}, "postal", "none", REGIMES["base"])
+    'base'
+    >>> pattern_draft({"none": str}, "postal", "smurfing", REGIMES["base"])
+    Traceback (most recent call last):
+    ...
+    ValueError: postal stream has no pattern 'smurfing'; expected one of none
+    """
+    maker = patterns.get(pattern)
+    if maker is None:
+        raise ValueError(
+            f"{stream} stream has no pattern {pattern!r}; expected one of " + ", ".join(patterns)
+        )
+    return maker(regime)

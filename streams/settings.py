@@ -132,36 +132,29 @@ class Settings(BaseSettings):
 
     def check_production(self) -> None:
         """Refuse settings that are only acceptable on a developer's machine."""
-        if self.mode == "production" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
-            raise ValueError(
-                "RISKSTREAM_PSEUDONYM_KEY is the development key; set a secret key in production"
+        if self.mode != "production":
+            return
+        development_keys = [
+            ("RISKSTREAM_PSEUDONYM_KEY", self.pseudonym_key, DEV_PSEUDONYM_KEY),
+            ("RISKSTREAM_SNAPSHOT_KEY", self.snapshot_key, DEV_SNAPSHOT_KEY),
+        ]
+        if self.deadletter_payload == "sealed":
+            development_keys.append(
+                ("RISKSTREAM_DEADLETTER_KEY", self.deadletter_key, DEV_DEADLETTER_KEY)
             )
-        if (
-            self.mode == "production"
-            and self.deadletter_payload == "sealed"
-            and self.deadletter_key.get_secret_value() == DEV_DEADLETTER_KEY
-        ):
-            raise ValueError(
-                "RISKSTREAM_DEADLETTER_KEY is the development key; set a secret key in production"
-            )
-        if (
-            self.mode == "production"
-            and self.deadletter_payload == "clear"
-            and not self.allow_insecure
-        ):
+        for variable, key, development in development_keys:
+            if key.get_secret_value() == development:
+                raise ValueError(
+                    f"{variable} is the development key; set a secret key in production"
+                )
+        if self.allow_insecure:
+            return
+        if self.deadletter_payload == "clear":
             raise ValueError(
                 "production mode refuses dead letters with raw payloads in clear; use "
                 "RISKSTREAM_DEADLETTER_PAYLOAD=sealed or dropped, or RISKSTREAM_ALLOW_INSECURE=true"
             )
-        if self.mode == "production" and self.snapshot_key.get_secret_value() == DEV_SNAPSHOT_KEY:
-            raise ValueError(
-                "RISKSTREAM_SNAPSHOT_KEY is the development key; set a secret key in production"
-            )
-        if (
-            self.mode == "production"
-            and self.security_protocol == "PLAINTEXT"
-            and not self.allow_insecure
-        ):
+        if self.security_protocol == "PLAINTEXT":
             raise ValueError(
                 "production mode refuses plaintext Kafka without authentication; set "
                 "RISKSTREAM_SECURITY_PROTOCOL (SSL, SASL_SSL) or RISKSTREAM_ALLOW_INSECURE=true"
