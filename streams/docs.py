@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from streams.settings import Settings
-from streams.topology import Topology
+from streams.topology import DAY_MS, Topology
 
 
 def settings_table() -> str:
@@ -21,12 +21,24 @@ def settings_table() -> str:
 
 
 def topics_table() -> str:
-    rows = ["| topic | key | schema | partitions | carries |", "|---|---|---|---|---|"]
+    rows = [
+        "| topic | key | schema | partitions | retention | carries |",
+        "|---|---|---|---|---|---|",
+    ]
     for spec in Topology().specs():
         rows.append(
-            f"| `{spec.name}` | {spec.key} | {spec.schema} | {spec.partitions} | {spec.purpose} |"
+            f"| `{spec.name}` | {spec.key} | {spec.schema} | {spec.partitions} "
+            f"| {_retention(spec.config)} | {spec.purpose} |"
         )
     return "\n".join(rows)
+
+
+def _retention(config: dict[str, str]) -> str:
+    if config.get("cleanup.policy") == "compact":
+        return "compacted"
+    if "retention.ms" in config:
+        return f"{int(config['retention.ms']) / DAY_MS:g} days"
+    return "broker default"
 
 
 def _replace_table(text: str, table: str) -> str:

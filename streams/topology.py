@@ -150,7 +150,12 @@ class Topology:
             "signed model snapshot",
             1,
             "learned state, compacted: the newest snapshot per key",
-            {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)},
+            {
+                "cleanup.policy": "compact",
+                "max.message.bytes": str(SNAPSHOT_MAX_BYTES),
+                # superseded snapshots (which may hold erased subjects' keys) go within a day
+                "max.compaction.lag.ms": str(DAY_MS),
+            },
         )
         yield TopicSpec(
             self.learning,
