@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 LearnerEvent = DriftEvent | Promotion
 TOPICS = ("scored", "outcomes")
+PRIVACY = "privacy"  # erasure requests: applied as read, outside the merge of the two inputs
 COUNTERS = (
     "scored_seen",
     "scored_observed",
@@ -398,14 +399,19 @@ class Learner:
             self.privacy.prune(now)
         return self.joiner.expire(now)
 
-    def on_erasure(self, request: Mapping[str, Any]) -> int:
+    def on_erasure(self, request: Mapping[str, Any], offset: int | None = None) -> int:
         """Erase a subject's derived state (an ``ErasureRequest``); profile keys dropped.
 
         Every profile key built from one of the request's tokens goes now, from the champion
         and the challenger; scored records decided before the request lose those keys when
         their outcome is learnt. The next snapshot is due at once, so scorers drop them too.
-        A request id is applied once.
+        A request id is applied once; ``offset`` (on the privacy topic) is recorded like the
+        other inputs', so a restart resumes after the last request applied.
         """
+        if offset is not None:
+            if offset < self.offsets.get(PRIVACY, 0):
+                return 0
+            self.offsets[PRIVACY] = offset + 1
         request_id, tokens = request.get("request_id"), request.get("tokens")
         requested_at = request.get("requested_at")
         if not isinstance(request_id, str) or not isinstance(tokens, list | tuple):

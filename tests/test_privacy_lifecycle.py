@@ -188,7 +188,7 @@ def test_erasure_removes_a_subjects_state_now_and_from_records_still_waiting() -
 
     request = {"request_id": "erasure-0042", "requested_at": T0 + timedelta(minutes=5),
                "tokens": pseudonymiser.subject_tokens(["ACME EXPORT 77"])}
-    erased = learner.on_erasure(request)
+    erased = learner.on_erasure(request, offset=0)
     print(f"\nerasure: {erased} profile keys erased")
     assert erased == 1
     assert learner.snapshot_due(0.02), "the erasure goes to the scorers with the next snapshot"
@@ -210,7 +210,9 @@ def test_erasure_removes_a_subjects_state_now_and_from_records_still_waiting() -
     key = b"privacy-test-state-key-000000001"
     restored, _ = Learner.restore(learner.state_snapshot(key), key)
     assert restored.privacy.erased == learner.privacy.erased
-    assert restored.on_erasure(request) == 0
+    assert restored.offsets["privacy"] == 1
+    assert restored.on_erasure(request, offset=0) == 0
+    assert restored.on_erasure({**request, "request_id": "erasure-0043"}, offset=0) == 0
 
 
 @pytest.mark.parametrize("protection", ["sealed", "clear", "dropped"])
