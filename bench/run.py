@@ -586,6 +586,20 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def readme_table(report: dict[str, Any]) -> str:
+    """The README's benchmark table, from a report (``tests/test_readme.py`` compares them)."""
+    rows = ["| target | engine | measured | goal | met |", "|---|---|---|---|---|"]
+    for key, target in report["targets"].items():
+        parts = key.split(".")
+        name = parts[0].replace("_", " ").replace("cpu", "CPU")
+        engine = parts[-1] if len(parts) > 1 else "-"
+        if len(parts) == 3:
+            name += f" ({parts[1].replace('_', ' ')})"
+        met = "yes" if target["met"] else "no"
+        rows.append(f"| {name} | {engine} | {target['measured']} | {target['target']} | {met} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, default=Path(__file__).parent / "report.json")

@@ -25,3 +25,12 @@ def test_quick_start_is_two_make_commands() -> None:
     assert commands == ["make demo", "make test"]
     makefile = (Path(__file__).parent.parent / "Makefile").read_text()
     assert "\ndemo:" in makefile and "\ntest:" in makefile
+
+
+def test_benchmark_table_is_the_committed_report() -> None:
+    import json
+
+    from bench.run import readme_table
+
+    report = json.loads((Path(__file__).parent.parent / "bench" / "report.json").read_text())
+    assert readme_table(report) in README, "run make bench, then paste bench.run.readme_table"
