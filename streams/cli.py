@@ -74,10 +74,13 @@ def topics_list() -> None:
 @cli.command()
 def worker(
     engine: Annotated[
-        str, typer.Option(help="faust (the agent) or fast (a plain confluent-kafka loop)")
-    ] = "faust",
+        str | None,
+        typer.Option(help="fast (a plain confluent-kafka loop) or faust (the agent); "
+                     "default: RISKSTREAM_ENGINE, fast"),
+    ] = None,
 ) -> None:
     """Run a scorer worker until stopped."""
+    engine = engine or Settings().engine
     if engine == "fast":
         from streams.fastpath import run_fast_worker
 

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     challenger_learning_rate: float | None = Field(
         0.1, gt=0, description="step size of the shadow challenger's stacker; unset: none"
     )
+    engine: Literal["fast", "faust"] = Field(
+        "fast",
+        description="scorer engine: fast (a confluent-kafka loop, 3x faust's events per "
+        "CPU-second in bench/report.json) or faust (the agent)",
+    )
     worker_id: str = Field("scorer-1", description="name of this worker in logs and metrics")
     metrics_port: int = Field(0, ge=0, description="port of /metrics; 0 disables it")
     metrics_addr: str = Field("127.0.0.1", description="address /metrics binds to")

@@ -60,7 +60,8 @@ def test_worker_scores_every_event_once_and_parks_bad_input(deployment: Deployme
                 bad += 1
     producer.flush(10)
 
-    with deployment.process("worker", name="worker"):
+    # the faust engine here; the other Kafka tests run the default, fast engine
+    with deployment.process("worker", "--engine", "faust", name="worker"):
         verdicts = deployment.read_topic(topology.verdicts, until=len(produced), timeout_s=90)
         letters = deployment.read_topic(topology.deadletter, until=bad, timeout_s=20)
 
