@@ -113,7 +113,9 @@ class EmbeddedBroker:
         log.info("embedded broker listening on %s", self.bootstrap)
         return self
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 1.0) -> None:
+        # memory storage has nothing to flush, and Tansu's SIGTERM waits for connected
+        # clients to leave: kill it after a short grace
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -123,6 +125,20 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout_s)
+
+    def restart(self, down_s: float = 0.0, timeout_s: float = 15.0) -> EmbeddedBroker:
+        """Kill the broker (a crash: no graceful shutdown) and start it again on the same
+        port after ``down_s`` seconds.
+
+        Memory storage does not survive this: every topic, record and committed offset is
+        gone, as after a crash of a single-node Kafka that lost its disk.
+        """
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()  # Tansu's SIGTERM waits for connected clients to leave
+            process.wait(timeout_s)
+        time.sleep(down_s)
+        return self.start(timeout_s)
 
     @property
     def running(self) -> bool:

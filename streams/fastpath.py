@@ -15,7 +15,15 @@ with the guarantees of the faust agent:
   revoked partitions is committed before they go; records of a partition no longer owned
   are not scored (their new owner reads them); lost partitions are forgotten;
 * the same scoring (:class:`~streams.scoring.ScoringService`, dead letters included), the
-  same metrics and the same snapshot hot swap (:class:`~streams.snapshots.SnapshotFollower`).
+  same metrics, the same snapshot hot swap (:class:`~streams.snapshots.SnapshotFollower`)
+  and the same warm start of the selection policy from the recent decisions
+  (:func:`~streams.recovery.remember_recent_decisions`);
+* a broker outage is ridden out in the same process (:class:`~streams.admin.BrokerWatch`):
+  librdkafka reconnects and retries the outputs it holds; nothing is committed while the
+  broker is unreachable, and nothing read before an outage is committed after it (the
+  broker may have come back without that log: the embedded one keeps it in memory); lost
+  topics are created again with their partition counts, and the consumer joins its group
+  again so that it reads them (from their start, as no offset was committed on them).
 
 Run it with ``riskstream worker --engine fast`` (or ``python -m streams.fastpath``);
 :func:`run_fast_worker` is the entry point.
@@ -42,7 +50,9 @@ from confluent_kafka import (
 )
 
 from streams import metrics
+from streams.admin import BrokerWatch
 from streams.kafka_config import consumer_config, producer_config
+from streams.recovery import remember_recent_decisions
 from streams.runtime import build_scoring_service
 from streams.scoring import ScoringService
 from streams.settings import Settings
@@ -155,7 +165,9 @@ class FastWorker:
         self.scored_total = 0
         self.ledger = ProcessedOffsets()
         self.owned: set[Partition] = set()
+        self.watch = BrokerWatch(settings, "scorer")
         self._stop = threading.Event()
+        self._outages_seen = 0  # outages of the watch that the ledger has been cleared for
         self._failed_deliveries = 0
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
@@ -170,8 +182,15 @@ class FastWorker:
         """Score until stopped (or ``duration_s``); return the number of records scored."""
         scoring = self.scoring or build_scoring_service(self.settings)
         self.scoring = scoring
+        # a record scored before a crash but not committed comes again: it gets the decision
+        # it was given (the tail of the scored topic), as with the faust agent
+        remember_recent_decisions(self.settings, scoring.policy, scoring.codec)
+        watch = self.watch.start()
         follower = SnapshotFollower(
-            self.settings, on_model=self._use_model, on_refused=metrics.record_refused_snapshot
+            self.settings,
+            on_model=self._use_model,
+            on_refused=metrics.record_refused_snapshot,
+            client_settings=watch.client_settings(),
         )
         if not follower.start(wait_s=10.0):
             log.warning(
@@ -181,6 +200,7 @@ class FastWorker:
         producer = Producer(
             producer_config(
                 self.settings,
+                **watch.client_settings(),
                 # only failures call back: no Python call per delivered record
                 **{"delivery.report.only.error": True, "on_delivery": self._on_delivery},
             )
@@ -189,20 +209,18 @@ class FastWorker:
             consumer_config(
                 self.settings,
                 self.group_id,
+                **watch.client_settings(),
                 **{"partition.assignment.strategy": self.assignment_strategy},
             )
         )
         self._producer, self._consumer = producer, consumer
-        consumer.subscribe(
-            list(self.topics),
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        self._subscribe(consumer)
         deadline = None if duration_s is None else time.monotonic() + duration_s
         last_commit = last_lag = time.monotonic()
         try:
             while not self._stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                if watch.take_rejoin():
+                    self._rejoin(consumer)
                 first = consumer.poll(POLL_S)
                 if first is not None:
                     more = consumer.consume(self.max_batch - 1, 0)  # what is already fetched
@@ -224,7 +242,23 @@ class FastWorker:
                 consumer.close()  # leaves the group: the others rebalance at once
                 follower.stop()
                 producer.flush(FLUSH_TIMEOUT_S)
+                watch.stop()
         return self.scored_total
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        consumer.subscribe(
+            list(self.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def _rejoin(self, consumer: Consumer) -> None:
+        """Leave the group and join again: a group that formed while the events topics were
+        missing would otherwise never read them."""
+        log.warning("joining the consumer group again after broker trouble")
+        consumer.unsubscribe()
+        self._subscribe(consumer)
 
     def _score(self, scoring: ScoringService, producer: Producer, batch: list[Message]) -> None:
         ledger, owned = self.ledger, self.owned
@@ -232,7 +266,7 @@ class FastWorker:
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", error)
+                    self.watch.on_error(error)  # e.g. a topic the broker lost: logged once
                 continue
             # never None on a record without error; `or` only narrows the types
             topic = message.topic() or ""
@@ -263,16 +297,25 @@ class FastWorker:
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self._failed_deliveries += 1
-            log.error("output to %s not delivered: %s", message.topic(), error)
+            if self._failed_deliveries == 1:  # the next commit reports how many
+                log.error("output to %s not delivered: %s", message.topic(), error)
 
     # -- commits and rebalances ------------------------------------------------------------
 
     def _commit(self, consumer: Consumer, only: list[Partition] | None = None) -> bool:
         """Commit what was scored once its output is acknowledged; False if not committed."""
+        if self._read_before_an_outage():
+            return False
+        if self.watch.unreachable:  # nothing can be acknowledged now; try again later
+            if only is not None:
+                self.ledger.forget(only)  # revoked: the next owner re-reads them
+            return False
         offsets = self.ledger.to_commit(only)
         if not offsets or self._producer is None:
             return True
         remaining = self._producer.flush(FLUSH_TIMEOUT_S)
+        if self._read_before_an_outage():  # the broker went away during the flush
+            return False
         if remaining or self._failed_deliveries:
             log.error(
                 "%d outputs not acknowledged, %d failed: not committing; re-reading from the "
@@ -295,6 +338,22 @@ class FastWorker:
             return False
         metrics.record_commit(time.perf_counter() - started)
         self.ledger.committed(offsets)
+        return True
+
+    def _read_before_an_outage(self) -> bool:
+        """True, and the ledger forgotten, if every broker was unreachable since the ledger
+        was last emptied.
+
+        The broker may have come back without the log these offsets belong to (the
+        embedded one keeps logs in memory); committing them, or seeking to them, on a new
+        log would skip its first records. Not committing them only means reading them
+        again if their partitions move (at-least-once).
+        """
+        if self._outages_seen == self.watch.outages:
+            return False
+        self._outages_seen = self.watch.outages
+        self.ledger.forget()
+        self._failed_deliveries = 0  # outputs of those records: re-read after the re-join
         return True
 
     def _rewind(self, consumer: Consumer) -> None:

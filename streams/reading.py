@@ -1,11 +1,12 @@
-"""Read a partition from where a consumer is assigned up to its current end."""
+"""Read a partition from where a consumer is assigned up to its current end, and notice when
+the log under a reader was reset or trimmed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
 def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
@@ -21,3 +22,39 @@ def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
             yield message
         elif error.code() == KafkaError._PARTITION_EOF:
             return
+
+
+def restart_point(
+    consumer: Consumer,
+    topic: str,
+    partition: int,
+    expected: int,
+    timeout_s: float = 1.0,
+    out_of_range: bool = False,
+) -> tuple[int, int] | None:
+    """``(start, end)`` of the partition's log if ``expected``, the next offset a reader wants,
+    is no longer in it; None while it is (or while the broker cannot say).
+
+    The log was trimmed past ``expected`` when its start is after it (retention), and reset
+    when its end is before it (a broker that lost its storage, or a topic deleted and
+    created again). Either way the reader can only go on from the log's start. Consumers do
+    not always notice by themselves: the embedded broker answers a fetch beyond the end of
+    a log with nothing rather than an out-of-range error, so the reader would wait silently
+    until the new log reaches its old offset, and skip everything before it.
+
+    A reset is believed only if the end the consumer's last fetch reported (when it has
+    one) is before ``expected`` too: the embedded broker's offset lookup can lag behind the
+    records its fetches have already returned by a record or two. When the broker said
+    ``out_of_range`` (the consumer stops fetching then), the lookup alone decides.
+    """
+    partition_of = TopicPartition(topic, partition)
+    try:
+        start, end = consumer.get_watermark_offsets(partition_of, timeout=timeout_s, cached=False)
+        _, fetched_end = consumer.get_watermark_offsets(partition_of, cached=True)
+    except KafkaException:  # broker unreachable or topic missing: the next check asks again
+        return None
+    if start < 0 or end < 0:  # no answer for this partition (yet)
+        return None
+    if start > expected or (end < expected and (out_of_range or fetched_end < expected)):
+        return int(start), int(end)
+    return None

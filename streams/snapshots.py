@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from learning.snapshot import Reassembler, SnapshotError, chunk, unseal
 from streams.kafka_config import consumer_config
-from streams.reading import until_end
+from streams.reading import restart_point, until_end
 from streams.settings import Settings
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Kafka's default message limit is ~1 MB; chunks stay well under it so no broker or
 # client setting has to change for snapshots.
 CHUNK_BYTES = 512 * 1024
+LOG_CHECK_S = 2.0
 
 
 def publish(producer: Producer, settings: Settings, kind: str, blob: bytes) -> int:
@@ -38,7 +40,7 @@ def publish(producer: Producer, settings: Settings, kind: str, blob: bytes) -> i
     return len(parts)
 
 
-def snapshot_consumer(settings: Settings) -> Consumer:
+def snapshot_consumer(settings: Settings, **overrides: Any) -> Consumer:
     """A consumer of the models topic from its start, outside any group (every reader sees all)."""
     topic = Topology.from_settings(settings).models
     consumer = Consumer(
@@ -46,6 +48,7 @@ def snapshot_consumer(settings: Settings) -> Consumer:
             settings,
             f"{settings.topic_prefix}-snapshots-unused",
             **{"enable.partition.eof": True, "fetch.message.max.bytes": SNAPSHOT_MAX_BYTES},
+            **overrides,
         )
     )
     consumer.assign([TopicPartition(topic, 0, 0)])
@@ -73,7 +76,11 @@ class SnapshotFollower:
     """Follow the models topic in a background thread and hand each verified model over.
 
     A snapshot that fails verification is refused loudly and the previous model stays in
-    use; scoring never pauses for a swap (the swap is one reference assignment).
+    use; scoring never pauses for a swap (the swap is one reference assignment). If the
+    models topic is reset under it (a broker that lost its storage), the model in use
+    stays, and the follower reads the topic again from its new start, so the next snapshot
+    the learner publishes is loaded. ``client_settings`` go to its consumer (e.g. a
+    :class:`~streams.admin.BrokerWatch`'s, so that its errors are watched too).
     """
 
     def __init__(
@@ -82,11 +89,13 @@ class SnapshotFollower:
         on_model: Callable[[dict[str, Any], Any], None],
         on_refused: Callable[[str], None] = lambda reason: None,
         kind: str = "model",
+        client_settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.on_model = on_model
         self.on_refused = on_refused
         self.kind = kind
+        self.client_settings = dict(client_settings or {})
         self._key = settings.snapshot_key.get_secret_value().encode()
         self._stop = threading.Event()
         self._caught_up = threading.Event()
@@ -102,12 +111,18 @@ class SnapshotFollower:
         self._thread.join(5)
 
     def _run(self) -> None:
-        consumer = snapshot_consumer(self.settings)
+        consumer = snapshot_consumer(self.settings, **self.client_settings)
         assembler = Reassembler()
         pending: bytes | None = None
+        checked = time.monotonic()
         try:
             while not self._stop.is_set():
                 message = consumer.poll(0.1)
+                if time.monotonic() - checked >= LOG_CHECK_S:
+                    checked = time.monotonic()
+                    if self._reread_if_reset(consumer):
+                        assembler, pending = Reassembler(), None
+                        continue
                 if message is None:
                     continue
                 error = message.error()
@@ -133,6 +148,27 @@ class SnapshotFollower:
                         pending = None
         finally:
             consumer.close()
+
+    def _reread_if_reset(self, consumer: Consumer) -> bool:
+        """Seek to the start of the models topic if the log under the follower was reset."""
+        topic = Topology.from_settings(self.settings).models
+        try:
+            (position,) = consumer.position([TopicPartition(topic, 0)])
+        except KafkaException:
+            return False
+        if position.offset < 0:  # nothing read yet
+            return False
+        moved = restart_point(consumer, topic, 0, position.offset)
+        if moved is None:
+            return False
+        start, end = moved
+        log.warning(
+            "%s was reset or trimmed (read up to offset %d, its log now holds %d to %d): "
+            "reading it again from %d; the model in use stays until a new snapshot arrives",
+            topic, position.offset, start, end, start,
+        )
+        consumer.assign([TopicPartition(topic, 0, start)])  # a new start position
+        return True
 
     def _load(self, blob: bytes) -> None:
         try:

@@ -3,6 +3,6 @@
 Each module holds one agent. Importing this package registers them on ``streams.app.app``.
 """
 
-from streams.agents import lag, scoring
+from streams.agents import lag, scoring, topics
 
-__all__ = ["lag", "scoring"]
+__all__ = ["lag", "scoring", "topics"]

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from streams import metrics
+from streams.agents.topics import watch
 from streams.app import app, events_topic, outbound_topics, settings
 from streams.recovery import remember_recent_decisions
 from streams.runtime import build_scoring_service
@@ -29,7 +30,12 @@ def service() -> ScoringService:
         metrics.record_model_swap(meta)
         log.info("scoring with model %s", meta.get("model_version"))
 
-    follower = SnapshotFollower(settings, on_model=use, on_refused=metrics.record_refused_snapshot)
+    follower = SnapshotFollower(
+        settings,
+        on_model=use,
+        on_refused=metrics.record_refused_snapshot,
+        client_settings=watch.client_settings(),
+    )
     if not follower.start(wait_s=10.0):
         log.warning(
             "models topic not read to its end within 10 s; scoring with %s", scoring.model.version
