@@ -34,6 +34,9 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         **client_config(settings),
         "linger.ms": settings.producer_linger_ms,
         "acks": "all",
+        # a topic missing after a broker lost its storage must not come back with the
+        # broker's default partition count: the workers re-create it (streams.admin)
+        "allow.auto.create.topics": False,
         **overrides,
     }
 

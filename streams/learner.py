@@ -10,6 +10,18 @@ Why not a faust agent: an exact restart needs a deterministic merge of the two i
 seeking to the snapshot's offsets, while faust acknowledges and commits per event on its own
 schedule; a plain consumer loop also learns several times faster. Group membership gives
 the same failover a faust agent on one-partition topics would.
+
+A broker that loses its storage (the embedded one keeps everything in memory) comes back
+with empty logs that start again at offset 0, below the offsets the learner expects next;
+as the learner skips what is below them (redeliveries), it would silently skip everything
+until the new logs reach the old offsets. So the learner checks its inputs' logs (on every
+assignment, every few seconds, and when an offset is out of range): a log whose end is
+before the expected offset was reset, and the learner reads it again from its start, with
+a warning and ``riskstream_learner_log_resets_total``; what it learnt before stays, and
+records it already knows are recognised by event id. It keeps its in-memory state through
+the group's re-formation (no state snapshot is left to restore), and publishes its model
+and state snapshots again as soon as it notices, so a scorer that starts later finds a
+model.
 """
 
 from __future__ import annotations
@@ -21,16 +33,19 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from learning.challenger import with_learning_rate
 from learning.learner import Learner, LearnerConfig, LearnerEvent
 from learning.monitor import DriftEvent
+from learning.privacy import RetentionPolicy
 from learning.snapshot import SnapshotError
 from schemas import AvroCodec, CodecError
 from streams import metrics
+from streams.admin import BrokerWatch
 from streams.kafka_config import consumer_config, producer_config
 from streams.merge import TwoWayMerge
+from streams.reading import restart_point
 from streams.registry import registry_for
 from streams.runtime import build_model
 from streams.settings import Settings
@@ -40,6 +55,8 @@ from streams.topology import SNAPSHOT_MAX_BYTES, Topology
 log = logging.getLogger(__name__)
 
 SCORED, OUTCOMES = "scored", "outcomes"
+PRIVACY = "privacy"  # erasure requests: applied as read, outside the merge
+LOG_CHECK_S = 2.0
 
 
 def learner_config(settings: Settings) -> LearnerConfig:
@@ -49,6 +66,9 @@ def learner_config(settings: Settings) -> LearnerConfig:
         outcome_ttl_seconds=settings.pending_ttl_s,
         snapshot_every_outcomes=settings.snapshot_every_outcomes,
         snapshot_every_seconds=settings.snapshot_every_s,
+        retention=RetentionPolicy(
+            settings.retention_passenger_days, settings.retention_consignment_days
+        ),
     )
 
 
@@ -70,6 +90,12 @@ def snapshot_extra(learner: Learner, settings: Settings) -> dict[str, Any]:
     return {"random_share": shares}
 
 
+def progress(learner: Learner) -> int:
+    """How far a learner got: input records read, which only grows along one history."""
+    counts = learner.counters
+    return counts["scored_seen"] + counts["outcomes_seen"]
+
+
 class LearnerProcess:
     """Consume, merge, learn, and publish snapshots until stopped."""
 
@@ -78,81 +104,215 @@ class LearnerProcess:
         self.topology = Topology.from_settings(settings)
         self.codec = AvroCodec(registry_for(settings))
         self.key = settings.snapshot_key.get_secret_value().encode()
-        self.sources = {self.topology.scored: SCORED, self.topology.outcomes: OUTCOMES}
+        self.sources = {
+            self.topology.scored: SCORED,
+            self.topology.outcomes: OUTCOMES,
+            self.topology.privacy: PRIVACY,
+        }
         self.learner: Learner | None = None
         self.merge: TwoWayMerge[Message] = TwoWayMerge((SCORED, OUTCOMES))
+        self.watch = BrokerWatch(settings, "learner")
         self.producer = Producer(
-            producer_config(settings, **{"message.max.bytes": SNAPSHOT_MAX_BYTES})
+            producer_config(
+                settings,
+                **self.watch.client_settings(),
+                **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
+            )
         )
         self.consumer = Consumer(
             consumer_config(
                 settings,
                 f"{settings.topic_prefix}-learner",
-                **{"enable.partition.eof": True, "partition.assignment.strategy": "range"},
+                **self.watch.client_settings(),
+                **{
+                    "enable.partition.eof": True,
+                    "partition.assignment.strategy": "range",
+                    # an offset no longer in the log is ours to handle, not a silent jump
+                    "auto.offset.reset": "error",
+                },
             )
         )
+        self.previous: Learner | None = None  # held while the group re-forms
+        self.republish = False
         self.last_state_snapshot = -math.inf
+        self.last_log_check = -math.inf
         self.lag = metrics.LagProbe()
 
     def restore(self) -> Learner:
         """The newest learner state from the models topic, or a fresh learner."""
+        return self._newest_state() or new_learner(self.settings)
+
+    def _newest_state(self) -> Learner | None:
         blob = read_newest(self.settings, "learner")
-        if blob is not None:
-            try:
-                learner, meta = Learner.restore(blob, self.key)
-            except SnapshotError as exc:
-                log.error("learner state snapshot refused (%s); starting fresh", exc)
-            else:
-                log.warning(
-                    "learner resumes %s at offsets %s",
-                    meta.get("model_version"),
-                    meta.get("offsets"),
-                )
-                return learner
-        return new_learner(self.settings)
+        if blob is None:
+            return None
+        try:
+            learner, meta = Learner.restore(blob, self.key)
+        except SnapshotError as exc:
+            log.error("learner state snapshot refused (%s); starting fresh", exc)
+            return None
+        log.warning(
+            "learner resumes %s at offsets %s", meta.get("model_version"), meta.get("offsets")
+        )
+        return learner
+
+    def _resume(self) -> Learner:
+        """The newest state snapshot, or the state this process held when its partitions
+        were taken away, if that one got further (a broker that lost the models topic
+        left no snapshot, or a newer one than the last published)."""
+        held, self.previous = self.previous, None
+        stored = self._newest_state()
+        if held is not None and (stored is None or progress(held) > progress(stored)):
+            log.warning(
+                "learner keeps its in-memory state %s: newer than the newest state snapshot "
+                "(%s)", held.version, "none" if stored is None else stored.version,
+            )
+            return held
+        return stored or new_learner(self.settings)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.learner = self.restore()
+        learner = self.learner = self._resume()
         self.merge = TwoWayMerge((SCORED, OUTCOMES))
         for tp in partitions:
-            tp.offset = self.learner.offsets.get(self.sources[tp.topic], 0)
+            self._rewind_if_reset(tp.topic)
+            tp.offset = learner.offsets.get(self.sources[tp.topic], 0)
         consumer.assign(partitions)
         log.warning("learner owns %s", [(tp.topic, tp.offset) for tp in partitions])
-        metrics.record_learner(self.learner)
+        metrics.record_learner(learner)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.learner = None  # whoever takes over resumes from the last snapshot
+        # whoever takes over resumes from the last snapshot; this process keeps its state
+        # in case the partitions come back and no newer snapshot exists
+        self.previous, self.learner = self.learner or self.previous, None
 
-    def run(self, duration_s: float | None = None) -> None:
+    def _subscribe(self) -> None:
+        # the range assignor gives one member partition 0 of every one-partition topic
         self.consumer.subscribe(
-            [self.topology.scored, self.topology.outcomes],
+            [self.topology.scored, self.topology.outcomes, self.topology.privacy],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
         )
+
+    def run(self, duration_s: float | None = None) -> None:
+        self.watch.start()
+        self._subscribe()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
             while deadline is None or time.monotonic() < deadline:
+                if self.watch.take_rejoin():
+                    # a group formed while the inputs were missing never reads them
+                    log.warning("learner joins its consumer group again after broker trouble")
+                    self.consumer.unsubscribe()
+                    self._subscribe()
                 for message in self.consumer.consume(2000, 0.05):
                     self._offer(message)
                 self._learn_released()
+                if not self.watch.unreachable:  # these wait for the broker's answers
+                    self._check_logs()
+                    self.lag(self.consumer, self.sources)
                 self._maybe_snapshot()
-                self.lag(self.consumer, self.sources)
+                self.producer.poll(0)  # its errors reach the watch now, not at the next flush
         except KeyboardInterrupt:
             pass
         finally:
             self.consumer.close()
             self.producer.flush(10)
+            self.watch.stop()
 
     def _offer(self, message: Message) -> None:
         source = self.sources.get(message.topic() or "")
         error = message.error()
-        if source is None:
-            return
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
-                self.merge.at_end(source)
+                if source in (SCORED, OUTCOMES):
+                    self.merge.at_end(source)
+            elif error.code() == KafkaError._AUTO_OFFSET_RESET:
+                # the offset the learner expects is not in the log; fetching it has stopped
+                self._check_logs(out_of_range=message.topic())
+            else:
+                self.watch.on_error(error)  # logged once per condition
             return
-        self.merge.offer(source, message.offset() or 0, message.timestamp()[1], message)
+        if source == PRIVACY:
+            self._erase(message)
+        elif source is not None:
+            self.merge.offer(source, message.offset() or 0, message.timestamp()[1], message)
+
+    def _erase(self, message: Message) -> None:
+        """Apply an erasure request at once: it must not wait behind the merge."""
+        learner, offset = self.learner, message.offset() or 0
+        if learner is None:
+            return
+        try:
+            request = self.codec.decode("ErasureRequest", message.value() or b"")
+            learner.on_erasure(request, offset)
+        except (CodecError, ValueError) as exc:  # the offset still advances past it
+            learner.offsets[PRIVACY] = max(learner.offsets.get(PRIVACY, 0), offset + 1)
+            log.warning("erasure request at %s:%s not applied: %s", message.topic(), offset, exc)
+        metrics.record_learner(learner)
+
+    # -- logs reset under the learner ------------------------------------------------------
+
+    def _rewind_if_reset(self, topic: str | None, out_of_range: bool = False) -> bool:
+        """Move the learner's offset of ``topic`` to its log's start if the log no longer
+        holds it; True if moved."""
+        learner, source = self.learner, self.sources.get(topic or "")
+        if learner is None or topic is None or source is None:
+            return False
+        expected = learner.offsets.get(source, 0)
+        moved = restart_point(self.consumer, topic, 0, expected, out_of_range=out_of_range)
+        if moved is None:
+            return False
+        start, end = moved
+        if end < expected:
+            log.warning(
+                "%s was reset: the learner expected offset %d next, the log holds %d to %d "
+                "now; reading it from %d (records learnt before are recognised by event id); "
+                "snapshots will be published again", topic, expected, start, end, start,
+            )
+            metrics.record_log_reset(source)
+            self.republish = True
+        else:
+            log.warning(
+                "%s was trimmed: records %d to %d are gone unlearnt (retention); going on "
+                "from %d", topic, expected, start - 1, start,
+            )
+        learner.offsets[source] = start
+        return True
+
+    def _check_logs(self, out_of_range: str | None = None) -> None:
+        """Every few seconds (or now, for the topic the broker said ``out_of_range``):
+        rewind inputs whose log was reset, and publish the snapshots again if the models
+        topic lost them."""
+        learner = self.learner
+        clock = time.monotonic()
+        if learner is None:
+            return
+        if out_of_range is None and clock - self.last_log_check < LOG_CHECK_S:
+            return
+        self.last_log_check = clock
+        try:
+            assigned = self.consumer.assignment()
+        except KafkaException:
+            return
+        moved = [self._rewind_if_reset(tp.topic, tp.topic == out_of_range) for tp in assigned]
+        if any(moved) or out_of_range is not None:  # a seek also restarts a stopped fetch
+            # whatever the merge holds is read again from the learner's offsets
+            self.merge = TwoWayMerge((SCORED, OUTCOMES))
+            for tp in assigned:
+                offset = learner.offsets.get(self.sources.get(tp.topic or "", ""), 0)
+                try:
+                    self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+                except KafkaException as exc:
+                    log.warning("learner cannot seek %s to %d: %s", tp.topic, offset, exc)
+        if self.watch.outages and not self.republish and progress(learner):
+            models = TopicPartition(self.topology.models, 0)
+            try:
+                _, end = self.consumer.get_watermark_offsets(models, timeout=1.0, cached=False)
+            except KafkaException:
+                return
+            if end == 0:
+                log.warning("%s is empty: publishing the snapshots again", models.topic)
+                self.republish = True
 
     def _learn_released(self) -> None:
         learner = self.learner
@@ -217,7 +377,11 @@ class LearnerProcess:
     def _maybe_snapshot(self) -> None:
         learner = self.learner
         now = time.monotonic()
-        if learner is None or not learner.snapshot_due(now):
+        if learner is None or self.watch.unreachable:  # publish once the broker is back
+            return
+        # after the broker lost them: now, with the whole state
+        republish = self.republish
+        if not republish and not learner.snapshot_due(now):
             return
         created = datetime.now(UTC)
         blob = learner.model_snapshot(
@@ -226,10 +390,13 @@ class LearnerProcess:
         publish(self.producer, self.settings, "model", blob)
         # The whole state (pending records included) is larger: publish it less often. A
         # restart from an older state replays more input and still ends in the same state.
-        if now - self.last_state_snapshot >= self.settings.state_snapshot_every_s:
+        if republish or now - self.last_state_snapshot >= self.settings.state_snapshot_every_s:
             publish(self.producer, self.settings, "learner",
                     learner.state_snapshot(self.key, created_at=created))
             self.last_state_snapshot = now
+        if republish:
+            self.republish = False
+            log.warning("learner published its snapshots again (%s)", learner.version)
         metrics.record_snapshot(learner, json.dumps(learner.offsets))
 
 

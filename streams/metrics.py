@@ -538,6 +538,14 @@ DISPARITY_OUTCOMES = Counter(
     ["stream", "hub", "origin_group", "finding"],
     registry=LEARNER_PROCESS,
 )
+LOG_RESETS = Counter(
+    "riskstream_learner_log_resets_total",
+    "Times an input's log was found reset under the learner (its end before the offset the "
+    "learner expected next: a broker that lost its storage); the learner reads it again from "
+    "its start",
+    ["input"],
+    registry=LEARNER_PROCESS,
+)
 UNATTRIBUTED = Counter(
     "riskstream_outcomes_unattributed_total",
     "Outcomes whose verdict the learner process did not see (before its start, or evicted), "
@@ -667,6 +675,15 @@ class LearnerCollector:
         expired.add_metric(["scored"], counts["expired_scored"] + counts["evicted_scored"])
         expired.add_metric(["outcomes"], counts["expired_outcomes"] + counts["evicted_outcomes"])
         yield expired
+        privacy = CounterMetricFamily(
+            "riskstream_learner_privacy",
+            "Data-protection work of the learner: erasure requests applied, and personal profile "
+            "keys erased, masked by retention, or carried over to a new pseudonymisation key",
+            labels=["action"],
+        )
+        for action in ("erasures", "profiles_erased", "profiles_expired", "profiles_carried"):
+            privacy.add_metric([action], counts[action])
+        yield privacy
         yield GaugeMetricFamily(
             "riskstream_learner_pending_records",
             "Scored records waiting for an outcome",
@@ -761,6 +778,8 @@ def preinitialise_learner() -> None:
         UNATTRIBUTED.labels(stream)
         for result in RESULTS:
             OUTCOMES_RECEIVED.labels(stream, result)
+    for source in ("scored", "outcomes"):
+        LOG_RESETS.labels(source)
 
 
 def record_learner(learner: Any) -> None:
@@ -783,6 +802,10 @@ def record_snapshot(learner: Any, offsets: str) -> None:
 
 def record_learning_event(kind: str, stream: str) -> None:
     LEARNING_EVENTS.labels(kind, stream).inc()
+
+
+def record_log_reset(source: str) -> None:
+    LOG_RESETS.labels(source).inc()
 
 
 class LagProbe:

@@ -177,7 +177,8 @@ def test_bad_payload_gives_its_error_kind(name: str, kind: str, payload: bytes, 
 
 
 def test_every_error_kind_is_covered() -> None:
-    assert {case[1] for case in _bad_payloads()} == set(ERROR_KINDS)
+    # "sealing" is not the decoder's: a dead letter's seal raises it (schemas/sealing.py)
+    assert {case[1] for case in _bad_payloads()} == set(ERROR_KINDS) - {"sealing"}
 
 
 def test_validation_error_names_field_and_event() -> None:
