@@ -81,7 +81,7 @@ OTHER = "other"
 LABEL_NAMES = frozenset(
     {
         "stream", "hub", "level", "kind", "reason", "topic", "carrier", "origin_group",
-        "finding", "result", "measure", "model", "statistic", "input", "fate",
+        "finding", "result", "measure", "model", "statistic", "input", "fate", "action",
         "version", "river", "faust", "python",  # riskstream_build_info
     }
 )  # fmt: skip
