@@ -29,7 +29,7 @@ from streams.topology import STREAM_SCHEMAS
 
 IDLE_S = 3.0
 ENGINES = {
-    "faust": ("-m", "streams.cli", "worker"),
+    "faust": ("-m", "streams.cli", "worker", "--engine", "faust"),
     "fast": ("-m", "streams.cli", "worker", "--engine", "fast"),
 }
 

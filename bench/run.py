@@ -63,7 +63,7 @@ def _plan(quick: bool) -> dict[str, Any]:
 # Shorter waits on every hop: what the latency floor is on this broker, and its broker CPU.
 TUNED_LATENCY = {"fetch_max_wait_ms": 2, "producer_linger_ms": 0}
 # A snapshot interval short enough for the label-to-model target, to show what bounds it.
-SNAPSHOT_VARIANT = {"RISKSTREAM_SNAPSHOT_EVERY_S": "0.5"}
+SNAPSHOT_VARIANT = {"RISKSTREAM_SNAPSHOT_EVERY_S": "0.25"}
 
 
 def run_benchmark(
