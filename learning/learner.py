@@ -155,14 +155,20 @@ def _aware(record: Mapping[str, Any], name: str, what: str) -> datetime:
     return value
 
 
-def _check_scored(record: Mapping[str, Any], offset: int) -> str:
+def _check_event(record: Mapping[str, Any], what: str) -> str:
+    """The record's event id, if it has one and names one of our streams."""
     event_id = record.get("event_id")
-    what = f"scored record at offset {offset} (event {event_id})"
     if not isinstance(event_id, str) or not event_id:
         raise _Rejected(f"{what} rejected: field event_id missing")
     if record.get("stream") not in STREAMS:
         raise _Rejected(f"{what} rejected: stream {record.get('stream')!r} is not one of "
                         f"{', '.join(STREAMS)}")
+    return event_id
+
+
+def _check_scored(record: Mapping[str, Any], offset: int) -> str:
+    what = f"scored record at offset {offset} (event {record.get('event_id')})"
+    event_id = _check_event(record, what)
     _aware(record, "decided_at", what)
     propensity = record.get("propensity")
     if isinstance(propensity, bool) or not isinstance(propensity, int | float) or not (
@@ -323,11 +329,7 @@ class Learner:
         event_id = outcome.get("event_id")
         what = f"outcome at offset {offset} (event {event_id})"
         try:
-            if not isinstance(event_id, str) or not event_id:
-                raise _Rejected(f"{what} rejected: field event_id missing")
-            if outcome.get("stream") not in STREAMS:
-                raise _Rejected(f"{what} rejected: stream {outcome.get('stream')!r} is not one "
-                                f"of {', '.join(STREAMS)}")
+            _check_event(outcome, what)
             _aware(outcome, "outcome_time", what)
             self.config.labels(str(outcome.get("result")))
         except ValueError as exc:
