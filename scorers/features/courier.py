@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scorers.features.goods import (
+    classification_features,
     completeness,
     description_features,
     hs_levels,
-    route_features,
     text,
     value_features,
 )
@@ -34,12 +34,7 @@ def features(record: Mapping[str, Any]) -> dict[str, Any]:
     if (hub := text(record, "hub")) is not None:
         x["hub"] = hub
     x.update(value_features(STREAM, record, "pieces"))
-    levels = hs_levels(text(record, "hs_code"))
-    x.update(levels)
-    x["hs_missing"] = "hs_chapter" not in levels
-    if (origin := text(record, "origin_country")) is not None:
-        x["origin_country"] = origin.upper()
-    x.update(route_features(record.get("route")))
+    x.update(classification_features(record))
     x["aeo"] = (text(record, "aeo_status") or "none").lower() != "none"
     x["incoterms"] = (text(record, "incoterms") or "none").upper()
     x.update(description_features(text(record, "goods_description")))

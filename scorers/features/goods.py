@@ -163,6 +163,21 @@ def route_features(route: Any) -> dict[str, Any]:
     }
 
 
+def classification_features(record: Mapping[str, Any]) -> dict[str, Any]:
+    """HS levels, whether the code is missing, origin country and route, of a consignment
+    or a postal item (a stream without a route today picks up a future route field as is).
+
+    >>> classification_features({"hs_code": "8517", "origin_country": "cn"})
+    {'hs_chapter': '85', 'hs_heading': '8517', 'hs_missing': False, 'origin_country': 'CN'}
+    """
+    x: dict[str, Any] = hs_levels(text(record, "hs_code"))
+    x["hs_missing"] = "hs_chapter" not in x
+    if (origin := text(record, "origin_country")) is not None:
+        x["origin_country"] = origin.upper()
+    x.update(route_features(record.get("route")))
+    return x
+
+
 def completeness(record: Mapping[str, Any], optional_fields: tuple[str, ...]) -> float:
     """Share of the optional declaration fields that were filled (0 to 1)."""
     filled = 0

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scorers.features.goods import (
+    classification_features,
     completeness,
     description_features,
     hs_levels,
-    route_features,
     text,
     value_features,
 )
@@ -35,13 +35,7 @@ def features(record: Mapping[str, Any]) -> dict[str, Any]:
     x["category"] = (text(record, "item_category") or "other").lower()
     x["declaration_form"] = (text(record, "declaration_form") or "none").lower()
     x.update(value_features(STREAM, record, "quantity"))
-    levels = hs_levels(text(record, "hs_code"))
-    x.update(levels)
-    x["hs_missing"] = "hs_chapter" not in levels
-    if (origin := text(record, "origin_country")) is not None:
-        x["origin_country"] = origin.upper()
-    # postal items carry no route today; a future schema field is picked up as is
-    x.update(route_features(record.get("route")))
+    x.update(classification_features(record))
     x["aeo"] = False
     x.update(description_features(text(record, "goods_description")))
     x["completeness"] = completeness(record, OPTIONAL_FIELDS)
