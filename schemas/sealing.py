@@ -21,7 +21,7 @@ schemas.errors.CodecError: sealed payload does not open with this key (wrong key
 from __future__ import annotations
 
 import base64
-from typing import Literal, get_args
+from typing import Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from schemas.errors import CodecError
 
 Protection = Literal["sealed", "clear", "dropped"]
-PROTECTIONS: tuple[str, ...] = get_args(Protection)
 MIN_SECRET_BYTES = 16
 
 
@@ -61,12 +60,6 @@ class PayloadSeal:
             raise CodecError(
                 "sealing", "sealed payload does not open with this key (wrong key or altered)"
             ) from None
-
-    def protect(self, raw: bytes, protection: Protection) -> bytes:
-        """``raw`` as a dead letter of this ``protection`` keeps it."""
-        if protection == "sealed":
-            return self.seal(raw)
-        return raw if protection == "clear" else b""
 
     @staticmethod
     def sealed_size(size: int) -> int:

@@ -122,11 +122,10 @@ class BrokerWatch:
 
     def client_settings(self) -> dict[str, Any]:
         """Overrides for every client of the watched worker."""
+        # (producers never auto-create a lost topic: see producer_config; their records
+        # wait until this watch has created it with its partition count)
         return {
             "error_cb": self.on_error,
-            # a producer must not re-create a lost topic with the broker's default partition
-            # count: its records wait until this watch has created the topic
-            "allow.auto.create.topics": False,
             # librdkafka's own error lines repeat what on_error logs once
             "log_level": 2,
         }

@@ -45,7 +45,7 @@ from streams import metrics
 from streams.admin import BrokerWatch
 from streams.kafka_config import consumer_config, producer_config
 from streams.merge import TwoWayMerge
-from streams.reading import restart_point
+from streams.reading import LOG_CHECK_S, restart_point
 from streams.registry import registry_for
 from streams.runtime import build_model
 from streams.settings import Settings
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 SCORED, OUTCOMES = "scored", "outcomes"
 PRIVACY = "privacy"  # erasure requests: applied as read, outside the merge
-LOG_CHECK_S = 2.0
 
 
 def learner_config(settings: Settings) -> LearnerConfig:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+LOG_CHECK_S = 2.0  # how often a long-lived reader asks restart_point whether its log was reset
+
 
 def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
     """Messages until the consumer reports the end of its partition (it needs

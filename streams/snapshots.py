@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from learning.snapshot import Reassembler, SnapshotError, chunk, unseal
 from streams.kafka_config import consumer_config
-from streams.reading import restart_point, until_end
+from streams.reading import LOG_CHECK_S, restart_point, until_end
 from streams.settings import Settings
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 # Kafka's default message limit is ~1 MB; chunks stay well under it so no broker or
 # client setting has to change for snapshots.
 CHUNK_BYTES = 512 * 1024
-LOG_CHECK_S = 2.0
 
 
 def publish(producer: Producer, settings: Settings, kind: str, blob: bytes) -> int:
