@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +14,6 @@ from confluent_kafka import Consumer, TopicPartition
 
 from schemas import AvroCodec
 from simulator import HubWorld
-from streams.demo import stop_process
 from streams.kafka_config import consumer_config
 from streams.runtime import build_payload_seal
 from streams.testing import Deployment
@@ -27,21 +24,11 @@ pytestmark = pytest.mark.kafka
 HUBS = {"courier": "hub_LEJ", "postal": "hub_FRA", "passenger": "hub_MUC"}
 
 
-@contextmanager
-def fast_worker(deployment: Deployment, name: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m streams.fastpath`` as a child, logging to the deployment's workdir."""
-    with open(deployment.workdir / f"{name}.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.fastpath"],
-            env=deployment.env(RISKSTREAM_DATA_DIR=str(deployment.workdir / name)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        stop_process(process)
+def fast_worker(
+    deployment: Deployment, name: str
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """``riskstream worker --engine fast`` as a child, logging to the deployment's workdir."""
+    return deployment.process("worker", "--engine", "fast", name=name)
 
 
 def publish(deployment: Deployment, per_stream: int, seed: int) -> dict[str, tuple[str, int, int]]:
