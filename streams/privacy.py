@@ -89,10 +89,11 @@ def open_dead_letters(
             letter = codec.decode("DeadLetter", message.value() or b"")
             source = f"{letter['source_topic']}:{letter['partition']}:{letter['offset']}"
             raw, path = letter["raw_payload"], None
+            protection = letter.get("raw_payload_protection")
             try:
-                if letter.get("raw_payload_protection") == "sealed":
+                if protection == "sealed":
                     raw = seal.open(raw)
-                if letter.get("raw_payload_protection") != "dropped":
+                if protection != "dropped":
                     path = out_dir / f"{source.replace(':', '-')}.bin"
                     path.write_bytes(raw)
             except CodecError:
