@@ -46,6 +46,12 @@ def test_topics_created_with_partitions_and_config(deployment: Deployment) -> No
     described = admin.describe_configs([ConfigResource("topic", topology.models)])
     config = next(iter(described.values())).result()
     assert config["cleanup.policy"].value == "compact"
+    # retention follows the data: raw events (personal data in clear) go first
+    day_ms = 86_400_000
+    for topic, days in ((topology.events("passenger"), 7), (topology.scored, 183),
+                        (topology.deadletter, 183), (topology.privacy, 183)):
+        (described,) = admin.describe_configs([ConfigResource("topic", topic)]).values()
+        assert described.result()["retention.ms"].value == str(days * day_ms), topic
 
 
 def test_create_is_idempotent(deployment: Deployment) -> None:
