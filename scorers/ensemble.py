@@ -60,11 +60,38 @@ PRIOR_WEIGHTS = (
     ("anomaly", 0.15),
     ("rules", 4.0),
 )
+# Initial stacker weight of each entity kind's own lift (``profile.<kind>`` evidence): a
+# naive-Bayes sum would give every kind 1.0 and count correlated entities twice.
+PROFILE_KIND_WEIGHT = 0.5
+PROFILE_EVIDENCE = ("per_kind", "combined")
 FALLBACK_REASON = Reason("score.none", "no risk indicator above threshold", 0.0)
 # Sub-scores whose evidence is one-sided: only a high value says something.
 _ONE_SIDED = ("valuation_under", "valuation_over", "tariff", "anomaly")
 _CLIP = 0.01
 _NEUTRAL_MEMORY = 10_000.0
+
+
+# sub-score prefix of an entity kind's lift over its parent, kept in the scored record as
+# the sigmoid of the log-odds lift (0.5: no lift)
+LIFT = "lift."
+
+
+def profile_keys(features: Features, entities: Mapping[str, str]) -> dict[str, str]:
+    """What the profiles rate: the entity keys, the office (hub), and the authority's own
+    categorical declaration fields (``attr_*`` features; personal ones arrive as tokens).
+
+    >>> profile_keys({"hub": "office_7", "attr_tax_type": "B", "weight_kg": 2.0},
+    ...              {"consignee": "px_1"})
+    {'consignee': 'px_1', 'office': 'office_7', 'attr_tax_type': 'B'}
+    """
+    keys = dict(entities)
+    hub = features.get("hub")
+    if isinstance(hub, str):
+        keys["office"] = hub
+    for name, value in features.items():
+        if name.startswith("attr_") and isinstance(value, str):
+            keys[name] = value
+    return keys
 
 
 def _logit(p: float) -> float:
@@ -127,6 +154,15 @@ class StreamEnsemble:
     infer_chapter_at
         Tariff model confidence from which an event without HS code is priced against the
         chapter its description reads like; 1.0 switches this off.
+    profile_evidence
+        ``"per_kind"``: each entity kind's lift over its parent is a stacker input of its own
+        (``profile.importer``, ``profile.hs6``...), so outcomes teach which kinds matter;
+        ``"combined"``: one naive-Bayes sum of all lifts (``profile``).
+    parts
+        The sub-scorers whose evidence the stacker weighs (default: all); the targeting
+        benchmark's ablations switch parts off here.
+    prior_strength
+        Pseudo-inspections of the profiles' Beta prior (their shrinkage to the parent rate).
 
     Examples
     --------
@@ -142,7 +178,7 @@ class StreamEnsemble:
     >>> scored = [ensemble.assess(record) for record, _ in stream]
     >>> top = max(scored, key=lambda a: a.score)
     >>> round(top.score, 2)
-    0.93
+    0.94
     >>> for reason in top.reasons:
     ...     print(reason.text)
     declared 14 EUR/kg; median for HS 330499 from US is 104 EUR/kg
@@ -162,8 +198,14 @@ class StreamEnsemble:
         max_reasons: int = 5,
         min_evidence: float = 0.2,
         infer_chapter_at: float = 0.5,
+        profile_evidence: str = "per_kind",
+        parts: tuple[str, ...] | None = None,
+        prior_strength: float = 5.0,
     ) -> None:
         check_stream(stream)
+        if profile_evidence not in PROFILE_EVIDENCE:
+            raise ValueError(f"profile_evidence must be one of {PROFILE_EVIDENCE}, "
+                             f"not {profile_evidence!r}")
         self.stream = stream
         self.seed = seed
         self.rulebook = rulebook
@@ -172,9 +214,12 @@ class StreamEnsemble:
         self.max_reasons = max_reasons
         self.min_evidence = min_evidence
         self.infer_chapter_at = infer_chapter_at
+        self.profile_evidence = profile_evidence
+        self.parts = tuple(parts) if parts is not None else None
+        self.prior_strength = prior_strength
         goods = stream in GOODS_STREAMS
         self.supervised = SupervisedScorer(scale_from_labels=False)
-        self.profiles = ProfileScorer()
+        self.profiles = ProfileScorer(prior_strength=prior_strength)
         self.valuation = ValuationScorer() if goods else None
         self.tariff = TariffScorer() if goods else None
         self.anomaly = AnomalyScorer(seed=seed, features=ANOMALY_FEATURES[stream])
@@ -182,6 +227,7 @@ class StreamEnsemble:
             tuple((k, w) for k, w in PRIOR_WEIGHTS if goods or k not in _GOODS_ONLY),
             intercept_init=_logit(prior_rate),
             learning_rate=learning_rate,
+            prefix_weights=(("profile.", PROFILE_KIND_WEIGHT),),
         )
         # running mean log-odds of the supervised and profile sub-scores over all observed
         # events: their neutral point, so that their evidence is centred on the typical event
@@ -189,6 +235,13 @@ class StreamEnsemble:
         self.observed = 0
         self.outcomes = 0
         self.findings = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a snapshot taken before per-kind evidence existed keeps the combined profile
+        state.setdefault("profile_evidence", "combined")
+        state.setdefault("parts", None)
+        state.setdefault("prior_strength", 5.0)
+        self.__dict__.update(state)
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -204,12 +257,16 @@ class StreamEnsemble:
         """
         if contributions is None:
             contributions = self.supervised.contributions(features)
+        keys = profile_keys(features, entities)
         sub = {
             "supervised": self.supervised.proba_from(contributions),
             "supervised_base": _sigmoid(self.neutral["supervised"][1]),
-            "profile": self.profiles.score_one(dict(entities)),
+            "profile": self.profiles.score_one(keys),
             "profile_base": _sigmoid(self.neutral["profile"][1]),
         }
+        if self.profile_evidence == "per_kind":
+            for kind, lift in self.profiles.lifts_one(keys).items():
+                sub[f"{LIFT}{kind}"] = _sigmoid(lift)  # sub-scores stay in [0, 1]
         if self.valuation is not None:
             valuation = self.valuation.scores_one(self._priced(features))
             sub["valuation_under"] = valuation["under"]
@@ -233,19 +290,27 @@ class StreamEnsemble:
             return features
         return {**features, "hs_chapter": chapter, "hs_inferred": True}
 
-    @staticmethod
-    def evidence(sub_scores: Mapping[str, float]) -> dict[str, float]:
-        """Stacker inputs: log-odds of each sub-score against its own neutral value."""
+    def evidence(self, sub_scores: Mapping[str, float]) -> dict[str, float]:
+        """Stacker inputs: log-odds of each sub-score against its own neutral value, and
+        (``per_kind``) each entity kind's own lift in place of the combined profile."""
+        per_kind = self.profile_evidence == "per_kind"
         e: dict[str, float] = {}
         for base_of in ("supervised", "profile"):
-            if base_of in sub_scores:
+            if base_of in sub_scores and not (per_kind and base_of == "profile"):
                 base = sub_scores.get(f"{base_of}_base", 0.5)
                 e[base_of] = _logit(sub_scores[base_of]) - _logit(base)
+        if per_kind:
+            for name, lift in sub_scores.items():
+                if name.startswith(LIFT):
+                    p = min(max(lift, 1e-6), 1.0 - 1e-6)
+                    e[f"profile.{name[len(LIFT):]}"] = math.log(p / (1.0 - p))
         for name in _ONE_SIDED:
             if name in sub_scores:
                 e[name] = max(0.0, _logit(sub_scores[name]))
         if "rules" in sub_scores:
             e["rules"] = min(1.0, max(0.0, sub_scores["rules"]))
+        if self.parts is not None:
+            e = {k: v for k, v in e.items() if k.split(".", 1)[0] in self.parts}
         return e
 
     def assess(self, record: Mapping[str, Any]) -> Assessment:
@@ -303,8 +368,12 @@ class StreamEnsemble:
             sub["tariff"] >= self.tariff.explain_threshold
         ):
             groups.append((tariff, True, self.tariff.explain_one(features)))
-        if weight.get("profile", 0.0) >= self.min_evidence:
-            groups.append((weight["profile"], False, self.profiles.explain_one(dict(entities))))
+        profile = weight.get("profile", 0.0) + sum(
+            w for k, w in weight.items() if k.startswith("profile.")
+        )
+        if profile >= self.min_evidence:
+            keys = profile_keys(features, entities)
+            groups.append((profile, False, self.profiles.explain_one(keys)))
         if weight.get("supervised", 0.0) >= self.min_evidence:
             supervised_reasons = self.supervised.reasons_from(features, contributions)
             groups.append((weight["supervised"], False, supervised_reasons))
@@ -357,7 +426,7 @@ class StreamEnsemble:
         """
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
-        self.profiles.learn_one(dict(entities), finding, day=day)
+        self.profiles.learn_one(profile_keys(features, entities), finding, day=day)
         self.stacker.learn_one(self.evidence(sub_scores), finding, weight)
         self.outcomes += 1
         self.findings += finding

@@ -31,6 +31,9 @@ class RiskModel:
         Rules shared by all streams (each rule names its streams), or ``None``.
     prior_rate
         Finding rate assumed before the first outcome.
+    options
+        Further :class:`StreamEnsemble` parameters for every stream (``parts``,
+        ``profile_evidence``, ``prior_strength``...), as the configuration gives them.
 
     Examples
     --------
@@ -60,14 +63,18 @@ class RiskModel:
         version: str = "untrained",
         rulebook: RuleBookLike | None = None,
         prior_rate: float = 0.05,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.seed = seed
         self.version = version
         self.rulebook = rulebook
         self.prior_rate = prior_rate
         self.river_version = package_version("river")
+        self.options = dict(options or {})
         self.ensembles: dict[str, StreamEnsemble] = {
-            stream: StreamEnsemble(stream, seed=seed, rulebook=rulebook, prior_rate=prior_rate)
+            stream: StreamEnsemble(
+                stream, seed=seed, rulebook=rulebook, prior_rate=prior_rate, **self.options
+            )
             for stream in STREAMS
         }
 

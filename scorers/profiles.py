@@ -29,7 +29,7 @@ from scorers.base import Features, Reason
 
 PROFILE_KINDS = (
     "shipper", "consignee", "declarant", "importer", "sender", "addressee", "traveller",
-    "phone", "route", "origin", "carrier", "hs6", "hs4", "hs2",
+    "phone", "route", "origin", "carrier", "office", "hs6", "hs4", "hs2",
 )
 PARENT = {"hs6": "hs4", "hs4": "hs2"}
 PERSONAL_KINDS = (
@@ -78,6 +78,9 @@ class ProfileScorer:
         Keys kept per kind; the least recently inspected key is forgotten first.
     max_reasons
         How many entities ``explain_one`` names at most.
+    open_prefixes
+        Keys of ``x`` with one of these prefixes are profiled too, as kinds of their own: the
+        authority's own declaration fields (``attr_process_type``) arrive with each data set.
 
     Examples
     --------
@@ -113,6 +116,7 @@ class ProfileScorer:
         explain_lift: float = 1.5,
         max_keys: int = 20_000,
         max_reasons: int = 2,
+        open_prefixes: tuple[str, ...] = ("attr_",),
     ) -> None:
         if combine not in ("max", "lift"):
             raise ValueError(f"combine must be 'max' or 'lift', not {combine!r}")
@@ -123,6 +127,7 @@ class ProfileScorer:
         self.explain_lift = explain_lift
         self.max_keys = max_keys
         self.max_reasons = max_reasons
+        self.open_prefixes = open_prefixes
         self._kinds = PROFILE_KINDS if kinds is None else kinds
         # per kind: key -> [inspections, findings, day of the last inspection];
         # dict order is recency of inspection
@@ -130,6 +135,11 @@ class ProfileScorer:
         self.inspections = 0
         self.findings = 0
         self.day = 0  # the latest inspection day seen (days since 1970-01-01, UTC)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a snapshot taken before open kinds existed profiles the fixed kinds only
+        state.setdefault("open_prefixes", ())
+        self.__dict__.update(state)
 
     def learn_one(self, x: Features, y: Any = None, w: float = 1.0, day: int | None = None) -> None:
         """Count one inspection outcome for every entity key of ``x``.
@@ -147,7 +157,7 @@ class ProfileScorer:
         hit = 1 if y else 0
         self.inspections += 1
         self.findings += hit
-        for kind in self._kinds:
+        for kind in self._kinds_of(x):
             key = x.get(kind)
             if not isinstance(key, str) or not key:
                 continue
@@ -167,13 +177,14 @@ class ProfileScorer:
 
     # -- privacy: retention, erasure, key rotation -------------------------------------------
 
-    def forget_older_than(self, day: int, kinds: Iterable[str] = PERSONAL_KINDS) -> int:
-        """Drop the personal keys of ``kinds`` last inspected before ``day``; return how many.
-
-        The global counts keep those inspections: only what ties them to a subject goes.
+    def forget_older_than(self, day: int, kinds: Iterable[str] | None = None) -> int:
+        """Drop the personal keys of ``kinds`` (default: every kind, since a personal
+        declaration field is profiled under its own name) last inspected before ``day``;
+        return how many. Only pseudonymised keys go, and the global counts keep those
+        inspections: only what ties them to a subject goes.
         """
         dropped = 0
-        for kind in kinds:
+        for kind in list(self.counts) if kinds is None else kinds:
             table = self.counts.get(kind)
             if not table:
                 continue
@@ -220,6 +231,13 @@ class ProfileScorer:
             table[new] = count
         return True
 
+    def _kinds_of(self, x: Features) -> tuple[str, ...]:
+        """The profiled kinds of ``x``: the fixed ones, then its open-prefixed keys."""
+        if not self.open_prefixes:
+            return self._kinds
+        extra = tuple(k for k in x if k.startswith(self.open_prefixes) and k not in self._kinds)
+        return self._kinds + extra if extra else self._kinds
+
     def global_rate(self) -> float:
         """Finding rate over all inspections, with a uniform prior."""
         return (self.findings + 1.0) / (self.inspections + 2.0)
@@ -229,8 +247,9 @@ class ProfileScorer:
         global_rate = self.global_rate()
         strength = self.prior_strength
         rates: dict[str, tuple[float, float]] = {}
+        kinds = self._kinds_of(x)
         # parents first, so that a child finds its parent's rate ready
-        for kind in sorted(self._kinds, key=_depth):
+        for kind in sorted(kinds, key=_depth):
             parent = PARENT.get(kind)
             prior = global_rate if parent is None else rates.get(parent, (global_rate,))[0]
             key = x.get(kind)
@@ -241,11 +260,24 @@ class ProfileScorer:
             count = self.counts.get(kind, {}).get(key)
             rate = prior if count is None else (count[1] + strength * prior) / (count[0] + strength)
             rates[kind] = (rate, prior)
-        return {kind: rates[kind] for kind in self._kinds if kind in rates and x.get(kind)}
+        return {kind: rates[kind] for kind in kinds if kind in rates and x.get(kind)}
 
     def rates_one(self, x: Features) -> dict[str, float]:
         """Smoothed finding rate of each entity kind present in ``x``."""
         return {kind: rate for kind, (rate, _) in self._rates(x).items()}
+
+    def lifts_one(self, x: Features) -> dict[str, float]:
+        """Log-odds lift of each entity kind present in ``x`` over its parent's rate: the
+        evidence each entity adds, for a model that weighs the kinds against each other.
+
+        >>> profiles = ProfileScorer()
+        >>> for i in range(20):
+        ...     profiles.learn_one({"importer": "px_a" if i < 10 else f"px_{i}"}, i < 5)
+        >>> {k: round(v, 2) for k, v in profiles.lifts_one({"importer": "px_a"}).items()}
+        {'importer': 0.68}
+        """
+        return {kind: _logit(rate) - _logit(parent) for kind, (rate, parent)
+                in self._rates(x).items()}
 
     def score_one(self, x: Features) -> float:
         rates = self._rates(x)

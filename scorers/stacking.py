@@ -34,6 +34,9 @@ class Stacker:
         Pull of the weights back towards their initial values.
     max_gradient
         Bound of one weighted gradient, so a large importance weight cannot derail it.
+    prefix_weights
+        ``(prefix, weight)`` pairs: an input first seen whose name starts with ``prefix``
+        starts from ``weight`` (inputs named per entity kind, such as ``profile.importer``).
 
     Examples
     --------
@@ -53,23 +56,45 @@ class Stacker:
         learning_rate: float = 0.02,
         l2: float = 1e-3,
         max_gradient: float = 5.0,
+        prefix_weights: tuple[tuple[str, float], ...] = (),
     ) -> None:
         self.initial_weights = initial_weights
         self.intercept_init = intercept_init
         self.learning_rate = learning_rate
         self.l2 = l2
         self.max_gradient = max_gradient
+        self.prefix_weights = prefix_weights
         self._initial = dict(initial_weights)
         self.weights: dict[str, float] = dict(initial_weights)
         self.intercept = intercept_init
         self.updates = 0
 
+    def initial(self, name: str) -> float:
+        """The weight input ``name`` starts from."""
+        if name in self._initial:
+            return self._initial[name]
+        # a stacker unpickled from a snapshot older than prefix weights has none
+        prefixes: tuple[tuple[str, float], ...] = getattr(self, "prefix_weights", ())
+        for prefix, weight in prefixes:
+            if name.startswith(prefix):
+                return float(weight)
+        return 0.0
+
+    def weight(self, name: str) -> float:
+        w = self.weights.get(name)
+        return self.initial(name) if w is None else w
+
     def contributions(self, x: Mapping[str, float]) -> dict[str, float]:
         """Log-odds contribution of each input."""
-        return {k: self.weights.get(k, 0.0) * v for k, v in x.items()}
+        return {k: self.weight(k) * v for k, v in x.items()}
 
     def raw_one(self, x: Mapping[str, float]) -> float:
-        return self.intercept + sum(self.weights.get(k, 0.0) * v for k, v in x.items())
+        weights = self.weights
+        z = self.intercept
+        for k, v in x.items():
+            w = weights.get(k)
+            z += (self.initial(k) if w is None else w) * v
+        return z
 
     def predict_proba_one(self, x: Mapping[str, float]) -> dict[bool, float]:
         p = _sigmoid(self.raw_one(x))
@@ -81,7 +106,8 @@ class Stacker:
         step = self.learning_rate
         self.intercept -= step * g
         for k, v in x.items():
-            weight = self.weights.get(k, 0.0)
-            pull = self.l2 * (weight - self._initial.get(k, 0.0))
+            start = self.initial(k)
+            weight = self.weights.get(k, start)
+            pull = self.l2 * (weight - start)
             self.weights[k] = weight - step * (g * v + pull)
         self.updates += 1
