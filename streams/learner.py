@@ -65,6 +65,7 @@ def learner_config(settings: Settings) -> LearnerConfig:
         outcome_ttl_seconds=settings.pending_ttl_s,
         snapshot_every_outcomes=settings.snapshot_every_outcomes,
         snapshot_every_seconds=settings.snapshot_every_s,
+        weight_clip=settings.weight_clip,
         retention=RetentionPolicy(
             settings.retention_passenger_days, settings.retention_consignment_days
         ),

@@ -33,7 +33,7 @@ def build_model(settings: Settings) -> RiskModel:
         model = read_model_file(settings, settings.model_file)
         model.set_rulebook(rulebook)  # the analysts' current rules, not the ones at training
         return model
-    return RiskModel(seed=settings.seed, rulebook=rulebook)
+    return RiskModel(seed=settings.seed, rulebook=rulebook, options=settings.ensemble)
 
 
 def write_model_file(settings: Settings, model: RiskModel, path: str | Path) -> int:

@@ -9,7 +9,7 @@ maps ours onto faust's explicitly so there is one source of truth.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     )
     challenger_learning_rate: float | None = Field(
         0.1, gt=0, description="step size of the shadow challenger's stacker; unset: none"
+    )
+    weight_clip: float = Field(
+        20.0, ge=1, description="largest inverse-propensity weight one outcome is learnt with"
+    )
+    ensemble: dict[str, Any] = Field(
+        default_factory=dict,
+        description="StreamEnsemble parameters of a fresh model, e.g. "
+        '{"prior_strength": 5} (JSON; see bench/targeting.json for their ablations)',
     )
     engine: Literal["fast", "faust"] = Field(
         "fast",
