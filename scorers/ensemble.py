@@ -155,9 +155,10 @@ class StreamEnsemble:
         Tariff model confidence from which an event without HS code is priced against the
         chapter its description reads like; 1.0 switches this off.
     profile_evidence
-        ``"per_kind"``: each entity kind's lift over its parent is a stacker input of its own
-        (``profile.importer``, ``profile.hs6``...), so outcomes teach which kinds matter;
-        ``"combined"``: one naive-Bayes sum of all lifts (``profile``).
+        ``"combined"``: one naive-Bayes sum of all lifts (``profile``); ``"per_kind"``: each
+        entity kind's lift over its parent is a stacker input of its own
+        (``profile.importer``, ``profile.hs6``...), so outcomes teach which kinds matter.
+        bench/targeting.json compares the two (ablation ``per_kind_profile``).
     parts
         The sub-scorers whose evidence the stacker weighs (default: all); the targeting
         benchmark's ablations switch parts off here.
@@ -178,7 +179,7 @@ class StreamEnsemble:
     >>> scored = [ensemble.assess(record) for record, _ in stream]
     >>> top = max(scored, key=lambda a: a.score)
     >>> round(top.score, 2)
-    0.94
+    0.93
     >>> for reason in top.reasons:
     ...     print(reason.text)
     declared 14 EUR/kg; median for HS 330499 from US is 104 EUR/kg
@@ -198,7 +199,7 @@ class StreamEnsemble:
         max_reasons: int = 5,
         min_evidence: float = 0.2,
         infer_chapter_at: float = 0.5,
-        profile_evidence: str = "per_kind",
+        profile_evidence: str = "combined",
         parts: tuple[str, ...] | None = None,
         prior_strength: float = 5.0,
     ) -> None:
@@ -243,6 +244,12 @@ class StreamEnsemble:
         state.setdefault("prior_strength", 5.0)
         self.__dict__.update(state)
 
+    def _profile_keys(self, features: Features, entities: Mapping[str, str]) -> dict[str, str]:
+        """The entity keys the profiles rate; per-kind evidence adds the office and attr_*."""
+        if self.profile_evidence == "per_kind":
+            return profile_keys(features, entities)
+        return dict(entities)
+
     # -- scoring ---------------------------------------------------------------------------
 
     def sub_scores_one(
@@ -257,7 +264,7 @@ class StreamEnsemble:
         """
         if contributions is None:
             contributions = self.supervised.contributions(features)
-        keys = profile_keys(features, entities)
+        keys = self._profile_keys(features, entities)
         sub = {
             "supervised": self.supervised.proba_from(contributions),
             "supervised_base": _sigmoid(self.neutral["supervised"][1]),
@@ -372,7 +379,7 @@ class StreamEnsemble:
             w for k, w in weight.items() if k.startswith("profile.")
         )
         if profile >= self.min_evidence:
-            keys = profile_keys(features, entities)
+            keys = self._profile_keys(features, entities)
             groups.append((profile, False, self.profiles.explain_one(keys)))
         if weight.get("supervised", 0.0) >= self.min_evidence:
             supervised_reasons = self.supervised.reasons_from(features, contributions)
@@ -426,7 +433,7 @@ class StreamEnsemble:
         """
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
-        self.profiles.learn_one(profile_keys(features, entities), finding, day=day)
+        self.profiles.learn_one(self._profile_keys(features, entities), finding, day=day)
         self.stacker.learn_one(self.evidence(sub_scores), finding, weight)
         self.outcomes += 1
         self.findings += finding
