@@ -162,7 +162,7 @@ def checks(worlds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def run_benchmark(
     presets: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, scale: float = 1.0,
     ablations: bool = False, with_gbdt: bool = True, log: Callable[[str], None] | None = None,
-    ablation_scale: float = 0.5,
+    ablation_scale: float = 0.3,
 ) -> dict[str, Any]:
     """Every preset and seed through every system; ablations on the first seed only, at
     ``ablation_scale`` (each variant is a whole replay)."""
@@ -242,10 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", action="append", type=int)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--ablations", action="store_true")
+    parser.add_argument("--ablation-scale", type=float, default=0.3)
     parser.add_argument("--no-gbdt", action="store_true")
     args = parser.parse_args(argv)
     report = run_benchmark(args.preset, args.seed or SEEDS, args.scale, args.ablations,
-                           not args.no_gbdt, log=lambda line: print(line, file=sys.stderr))
+                           not args.no_gbdt, log=lambda line: print(line, file=sys.stderr),
+                           ablation_scale=args.ablation_scale)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(readme_table(report))
     return 0 if report["checks"]["all_met"] else 1
