@@ -32,7 +32,8 @@ bench: $(STAMP)
 
 # riskstream against the reference baselines on the simulator's realistic worlds (bench/targeting.json)
 bench-targeting: $(STAMP)
-	$(BIN)/python -m bench.targeting --ablations
+	$(BIN)/python -m bench.targeting
+	$(BIN)/python -m bench.targeting --ablations-only
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
