@@ -7,6 +7,10 @@ key it cannot be reversed or recomputed from a guessed name. Values are normalis
 (Unicode NFKC, whitespace collapsed, case folded) so that ``" Jane  DOE"`` and ``"jane doe"``
 are one person.
 
+The authority's own categorical declaration fields (the ``attributes`` map) may hold personal
+values too (an owner's name, a personal tax number): the names given as
+``personal_attributes`` are tokenised the same way, the others stay as they are.
+
 Key rotation: a new key gives new tokens. During a grace period the previous keys are kept,
 and :meth:`Pseudonymiser.tokens_for` returns the old tokens too, so profiles built under the
 old key can be carried over.
@@ -26,6 +30,8 @@ from schemas.errors import CodecError
 TOKEN_PREFIX = "px_"
 TOKEN_HEX_CHARS = 20
 MIN_KEY_BYTES = 16
+#: The map of the authority's own categorical fields; ``personal_attributes`` are tokenised.
+ATTRIBUTES = "attributes"
 
 
 def normalise(value: str) -> str:
@@ -41,7 +47,8 @@ class Pseudonymiser:
     """Replace personal fields by keyed tokens.
 
     ``key`` is the current secret (at least 16 bytes); ``previous_keys`` are the keys still
-    honoured during a rotation grace period, newest first.
+    honoured during a rotation grace period, newest first; ``personal_attributes`` names the
+    entries of the ``attributes`` map that are personal.
 
     >>> p = Pseudonymiser(key=b"example-key-not-a-real-secret!!!")
     >>> p.token("Jane Doe")
@@ -53,18 +60,28 @@ class Pseudonymiser:
     {'event_id': 'evt-1', 'sender_name': 'px_8c39cb8b6493c9066072', 'addressee_phone': None}
     >>> item["sender_name"]
     'Jane Doe'
+    >>> p = Pseudonymiser(key=b"example-key-not-a-real-secret!!!",
+    ...                   personal_attributes={"owner"})
+    >>> p.apply("PostalItem", {"attributes": {"owner": "Jane Doe", "tax_type": "B"}})
+    {'attributes': {'owner': 'px_8c39cb8b6493c9066072', 'tax_type': 'B'}}
     >>> rotated = Pseudonymiser(key=b"the-next-key-not-a-real-secret!!",
     ...                         previous_keys=(b"example-key-not-a-real-secret!!!",))
     >>> rotated.tokens_for("Jane Doe")[1]
     'px_8c39cb8b6493c9066072'
     """
 
-    def __init__(self, key: bytes, previous_keys: tuple[bytes, ...] = ()) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        previous_keys: tuple[bytes, ...] = (),
+        personal_attributes: Iterable[str] = (),
+    ) -> None:
         for k in (key, *previous_keys):
             if not isinstance(k, bytes) or len(k) < MIN_KEY_BYTES:
                 raise ValueError(f"pseudonymisation keys must be at least {MIN_KEY_BYTES} bytes")
         self.key = key
         self.previous_keys = tuple(previous_keys)
+        self.personal_attributes = frozenset(personal_attributes)
 
     def __repr__(self) -> str:
         # Never print the keys.
@@ -136,4 +153,22 @@ class Pseudonymiser:
                     field=field,
                 )
             out[field] = self._token(key, value)
+        attributes = out.get(ATTRIBUTES)
+        if self.personal_attributes and isinstance(attributes, Mapping):
+            out[ATTRIBUTES] = {
+                name: self._personal_attribute(key, name, value)
+                if name in self.personal_attributes
+                else value
+                for name, value in attributes.items()
+            }
         return out
+
+    def _personal_attribute(self, key: bytes, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise CodecError(
+                "validation",
+                f"field {ATTRIBUTES}: {name} must be a string to be pseudonymised, "
+                f"got {type(value).__name__}",
+                field=ATTRIBUTES,
+            )
+        return self._token(key, value)

@@ -2,8 +2,10 @@
 
 Past declarations arrive as CSV exports. A row names schema fields as columns; this module
 turns the text cells into the types the schema wants (decimals, UTC timestamps, lists,
-enums, nullable fields), so warm starts and replays feed the real scoring path. Bad cells
-raise :class:`~schemas.errors.CodecError` naming the column, never quoting a personal value.
+enums, nullable fields, maps), so warm starts and replays feed the real scoring path. Bad
+cells raise :class:`~schemas.errors.CodecError` naming the column, never quoting a personal
+value. A map field (``attributes``, ``measures``) is one cell of JSON object text, as
+:func:`map_cell` writes it; an empty cell is the empty map.
 
 >>> row = {"event_id": "e1", "event_time": "2026-01-05T09:30:00+00:00",
 ...        "result": "seizure", "stream": "postal", "recovered_amount": "12.5",
@@ -15,6 +17,7 @@ raise :class:`~schemas.errors.CodecError` naming the column, never quoting a per
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -35,6 +38,45 @@ def parse_time(text: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def map_cell(values: Mapping[str, str | float]) -> str:
+    """The text of a map field in a row: a JSON object, names sorted.
+
+    >>> map_cell({"tax_type": "B", "process_type": "PRO1"})
+    '{"process_type":"PRO1","tax_type":"B"}'
+    >>> record_from_row("PostalItem", {"event_id": "e1", "event_time": "2026-01-05T09:30:00Z",
+    ...     "hub": "hub_FRA", "item_id": "", "sender_name": "", "sender_address": "",
+    ...     "addressee_name": "", "addressee_address": "", "origin_country": "CN",
+    ...     "destination_country": "DE", "goods_description": "", "declared_value": "1",
+    ...     "currency": "EUR", "gross_weight_kg": "1", "measures": map_cell({"tax_rate": 8})}
+    ...     )["measures"]
+    {'tax_rate': 8.0}
+    """
+    return json.dumps(dict(values), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _map(values: Any, text: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("not a JSON object of names to values") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object of names to values")
+    out: dict[str, Any] = {}
+    for name, value in parsed.items():
+        if values == "string":
+            if not isinstance(value, str):
+                raise ValueError(f"value of {name} is not a text")
+            out[name] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"value of {name} is not a number")
+            try:
+                out[name] = float(value)  # not finite: validation names it
+            except OverflowError:
+                raise ValueError(f"value of {name} is not a finite number") from None
+    return out
+
+
 def _convert(avro_type: Any, text: str) -> Any:
     if isinstance(avro_type, list):  # a union: ["null", X]
         if text == "":
@@ -47,6 +89,8 @@ def _convert(avro_type: Any, text: str) -> Any:
             return Decimal(text.strip()).quantize(Decimal(1).scaleb(-scale))
         if logical == "timestamp-millis":
             return parse_time(text)
+        if avro_type["type"] == "map":
+            return _map(avro_type["values"], text) if text.strip() else {}
         if avro_type["type"] == "array":
             return [part for part in text.split(LIST_SEPARATOR) if part] if text else []
         if avro_type["type"] == "enum":

@@ -5,6 +5,11 @@ letters in it, an event time next week. Each rule below names a field, a problem
 a rule applies to every schema that has the field (or only to the schemas listed). Messages
 name the field and the problem, and quote the value only when the field is not personal.
 
+The open maps of the authority's own declaration fields (``attributes``: name -> text,
+``measures``: name -> number) are bounded: at most :data:`MAX_MAP_ENTRIES` entries, names
+matching :data:`MAP_NAME`, texts of at most :data:`MAX_ATTRIBUTE_CHARS` characters, finite
+numbers. Their messages name the entry, never its value (an attribute may be personal).
+
 >>> validate("InspectionOutcome", {"event_id": "e1"})
 Traceback (most recent call last):
 ...
@@ -28,6 +33,11 @@ from schemas.errors import CodecError
 MAX_FUTURE = timedelta(days=1)
 # decimal(14, 2): twelve digits before the point.
 MAX_MONEY = Decimal("999999999999.99")
+
+MAX_MAP_ENTRIES = 32
+MAX_ATTRIBUTE_CHARS = 64
+#: Names of ``attributes`` and ``measures`` entries (they become ``attr_<name>`` features).
+MAP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 _HS_CODE = re.compile(r"[0-9]{4,10}")
 _COUNTRY2 = re.compile(r"[A-Z]{2}")
@@ -97,9 +107,26 @@ RULES: tuple[Rule, ...] = (
 FUTURE_LIMITED = ("event_time", "outcome_time")
 
 
+# Open maps: field -> (what each value must be, the check of one value).
+_MAPS: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
+    "attributes": (
+        f"a text of at most {MAX_ATTRIBUTE_CHARS} characters",
+        lambda value: isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_CHARS,
+    ),
+    "measures": (
+        "a finite number",
+        lambda value: isinstance(value, float | int)
+        and not isinstance(value, bool)
+        and math.isfinite(value),
+    ),
+}
+
+
 @cache
-def _plan(name: str) -> tuple[tuple[str, ...], tuple[Rule, ...], tuple[str, ...]]:
-    """Required fields, applicable rules and future-limited times of one schema."""
+def _plan(
+    name: str,
+) -> tuple[tuple[str, ...], tuple[Rule, ...], tuple[str, ...], tuple[str, ...]]:
+    """Required fields, applicable rules, future-limited times and open maps of a schema."""
     fields = catalog.raw_schema(name)["fields"]
     names = {f["name"] for f in fields}
     required = tuple(f["name"] for f in fields if "default" not in f)
@@ -108,7 +135,41 @@ def _plan(name: str) -> tuple[tuple[str, ...], tuple[Rule, ...], tuple[str, ...]
         for rule in RULES
         if rule.field in names and (rule.schemas is None or name in rule.schemas)
     )
-    return required, rules, tuple(f for f in FUTURE_LIMITED if f in names)
+    maps = tuple(f for f in _MAPS if f in names)
+    return required, rules, tuple(f for f in FUTURE_LIMITED if f in names), maps
+
+
+def _shown_name(key: Any) -> str:
+    text = str(key)
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def check_map(name: str, record: Mapping[str, Any], field: str) -> None:
+    """Reject an ``attributes`` or ``measures`` map beyond its bounds, naming the entry.
+
+    >>> check_map("PostalItem", {"attributes": {"tax_type": "B"}}, "attributes")
+    >>> check_map("PostalItem", {"attributes": {"Tax-Type": "B"}}, "attributes")
+    Traceback (most recent call last):
+    ...
+    schemas.errors.CodecError: field attributes: name 'Tax-Type' must match ^[a-z][a-z0-9_]{0,39}$
+    >>> check_map("PostalItem", {"measures": {"tax_rate": float("nan")}}, "measures")
+    Traceback (most recent call last):
+    ...
+    schemas.errors.CodecError: field measures: tax_rate must be a finite number
+    """
+    entries = record.get(field)
+    if entries is None:
+        return
+    if not isinstance(entries, Mapping):
+        _reject(name, record, field, "must be a map of names to values")
+    if len(entries) > MAX_MAP_ENTRIES:
+        _reject(name, record, field, f"has {len(entries)} entries, at most {MAX_MAP_ENTRIES}")
+    what, ok = _MAPS[field]
+    for key, value in entries.items():
+        if not isinstance(key, str) or MAP_NAME.fullmatch(key) is None:
+            _reject(name, record, field, f": name {_shown_name(key)} must match {MAP_NAME.pattern}")
+        if not ok(value):
+            _reject(name, record, field, f": {key} must be {what}")
 
 
 def _reject(
@@ -118,7 +179,7 @@ def _reject(
     event_id = record.get("event_id")
     raise CodecError(
         "validation",
-        f"field {field} {problem}{shown}",
+        f"field {field}{'' if problem.startswith(':') else ' '}{problem}{shown}",
         field=field,
         event_id=event_id if isinstance(event_id, str) and event_id else None,
     )
@@ -130,7 +191,7 @@ def validate(name: str, record: Mapping[str, Any], now: datetime | None = None) 
     ``now`` is the reference for the event-time check (an event more than a day in the
     future is rejected); it defaults to the wall clock, and replays pass their own.
     """
-    required, rules, times = _plan(name)
+    required, rules, times, maps = _plan(name)
     for field in required:
         if field not in record:
             _reject(name, record, field, "missing")
@@ -144,6 +205,8 @@ def validate(name: str, record: Mapping[str, Any], now: datetime | None = None) 
             ok = False
         if not ok:
             _reject(name, record, rule.field, rule.problem, value)
+    for field in maps:
+        check_map(name, record, field)
     if not times:
         return
     limit = (now or datetime.now(UTC)) + MAX_FUTURE

@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
+from schemas.pseudonymise import TOKEN_PREFIX  # what ingest puts before every token
 from scorers.base import Features, Reason
 
 PROFILE_KINDS = (
@@ -35,7 +36,6 @@ PARENT = {"hs6": "hs4", "hs4": "hs2"}
 PERSONAL_KINDS = (
     "shipper", "consignee", "declarant", "importer", "sender", "addressee", "traveller", "phone",
 )
-TOKEN_PREFIX = "px_"  # what the ingest's pseudonymiser puts in front of every token
 COMPOUND_SEPARATOR = "|"  # a postal sender is "name token|address token"
 KIND_LABELS = {
     "hs6": "HS subheading", "hs4": "HS heading", "hs2": "HS chapter", "phone": "contact phone",

@@ -2,8 +2,9 @@
 
 The pipeline is ``DeclarationEncoder | LogisticRegression``. The encoder standardises numbers
 (after a signed log, because values and weights are heavy-tailed), turns booleans into 0/1
-and one-hot encodes the categorical features it knows. Strings it does not know are
-ignored, so a personal token that slipped into the features can never become a weight.
+and one-hot encodes the categorical features it knows, and the authority's own declaration
+fields (``attr_*``). Other strings are ignored, and so is any pseudonymised (``px_``) value:
+a personal token can never become a weight.
 
 ``learn_one(x)`` without a label only updates the encoder's statistics. Call it for every
 scored event so that scaling follows the whole stream, not just the inspected sample. With a
@@ -18,12 +19,15 @@ from typing import Any
 
 from river import base, compose, linear_model, optim
 
+from schemas.pseudonymise import TOKEN_PREFIX
 from scorers.base import Features, Reason
 from scorers.features import CATEGORICAL
 from scorers.wording import feature_label, figure, signed
 
 # The goods text and fine-grained codes belong to the tariff scorer and the profiles.
 DEFAULT_EXCLUDE = ("description", "hs6", "hs_heading", "stream", "log_value_per_kg")
+# Features of the authority's own categorical fields (scorers.features.goods.declared_fields).
+OWN_FIELD = "attr_"
 
 
 def _signed_log(value: float) -> float:
@@ -32,6 +36,10 @@ def _signed_log(value: float) -> float:
 
 class DeclarationEncoder(base.Transformer):
     """Standardise numbers, pass booleans as 0/1 and one-hot the known categoricals.
+
+    The authority's own categorical fields (features named ``attr_<name>``) are one-hot
+    encoded too, unless their value is a pseudonymised token; their own numbers
+    (``measure_<name>``) are numbers like any other.
 
     Parameters
     ----------
@@ -49,9 +57,10 @@ class DeclarationEncoder(base.Transformer):
     >>> encoder = DeclarationEncoder()
     >>> for kg in (1.0, 2.0, 3.0):
     ...     encoder.learn_one({"weight_kg": kg})
-    >>> x = {"weight_kg": 3.0, "cash": True, "hub": "hub_FRA", "shipper": "px_1"}
+    >>> x = {"weight_kg": 3.0, "cash": True, "hub": "hub_FRA", "shipper": "px_1",
+    ...      "attr_procedure": "4000", "attr_owner": "px_2"}
     >>> {k: round(v, 3) for k, v in encoder.transform_one(x).items()}
-    {'weight_kg': 0.939, 'cash': 1.0, 'hub=hub_FRA': 1.0}
+    {'weight_kg': 0.939, 'cash': 1.0, 'hub=hub_FRA': 1.0, 'attr_procedure=4000': 1.0}
     """
 
     def __init__(
@@ -117,7 +126,9 @@ class DeclarationEncoder(base.Transformer):
             if kind is bool:
                 encoded[name] = 1.0 if value else 0.0
             elif kind is str:
-                if name in categorical:
+                if name in categorical or (
+                    name.startswith(OWN_FIELD) and not value.startswith(TOKEN_PREFIX)
+                ):
                     encoded[f"{name}={value}"] = 1.0
             elif isinstance(value, float | int):
                 if not math.isfinite(value):

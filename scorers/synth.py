@@ -108,6 +108,8 @@ def _goods(rng: random.Random, seed: int, stream: str, i: int) -> tuple[dict[str
             "pieces": rng.randint(1, 3),
             "incoterms": rng.choice(("DAP", "DDP", None)),
             "aeo_status": "aeoc" if trader % 10 == 5 and not risky_trader else "none",
+            "attributes": {},
+            "measures": {},
         }
     else:
         record = {
@@ -122,6 +124,8 @@ def _goods(rng: random.Random, seed: int, stream: str, i: int) -> tuple[dict[str
             "addressee_phone": None,
             "hs_code": declared if rng.random() < 0.7 else None,
             "quantity": rng.randint(1, 4),
+            "attributes": {},
+            "measures": {},
         }
     return record, finding
 

@@ -22,7 +22,12 @@ def feature_label(name: str) -> str:
 
     >>> feature_label("value_per_kg"), feature_label("hs_chapter")
     ('value per kg', 'HS chapter')
+    >>> feature_label("attr_payment_type"), feature_label("measure_tax_rate")
+    ('declared payment type', 'declared tax rate')
     """
+    for prefix in ("attr_", "measure_"):  # the authority's own declaration fields
+        if name.startswith(prefix):
+            return "declared " + name[len(prefix):].replace("_", " ")
     return _LABELS.get(name, name.replace("_", " "))
 
 

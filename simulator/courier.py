@@ -267,4 +267,7 @@ class _Draft:
             "pieces": 1 if rng.random() < 0.65 else rng.randint(2, 6),
             "incoterms": _INCOTERMS.pick(rng),
             "aeo_status": shipper.aeo,
+            # the authority's own fields: this simulated authority declares none
+            "attributes": {},
+            "measures": {},
         }

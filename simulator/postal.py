@@ -283,4 +283,7 @@ class _Draft:
             "gross_weight_kg": round(max(self.weight, 0.02), 3),
             "quantity": 1 if self.category == "documents" or rng.random() < 0.55
             else rng.randint(2, 10),
+            # the authority's own fields: this simulated authority declares none
+            "attributes": {},
+            "measures": {},
         }

@@ -56,10 +56,12 @@ def read_model_file(settings: Settings, path: str | Path) -> RiskModel:
 
 
 def build_pseudonymiser(settings: Settings) -> Pseudonymiser:
-    """The current key, and the previous ones during a rotation grace period."""
+    """The current key, the previous ones during a rotation grace period, and the personal
+    entries of the attributes map."""
     return Pseudonymiser(
         settings.pseudonym_key.get_secret_value().encode(),
         tuple(k.get_secret_value().encode() for k in settings.pseudonym_previous_keys),
+        personal_attributes=settings.personal_attributes,
     )
 
 

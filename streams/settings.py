@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.validation import MAP_NAME
+
 # A development key, so that `make demo` runs with no setup. Production mode refuses it.
 DEV_PSEUDONYM_KEY = "riskstream-dev-only-key-change-me"
 DEV_SNAPSHOT_KEY = "riskstream-dev-only-snapshot-key"
@@ -67,6 +69,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="rotation grace period: previous pseudonym keys, newest first (JSON list); "
         "profiles move to the new tokens as subjects reappear",
+    )
+    personal_attributes: set[str] = Field(
+        default_factory=set,
+        description="names in the events' attributes map that hold personal data, "
+        'pseudonymised on ingest like personal fields (JSON list, e.g. ["owner_name"])',
     )
     deadletter_payload: Literal["sealed", "clear", "dropped"] = Field(
         "sealed", description="how dead letters keep the raw payload (it may hold personal data)"
@@ -136,6 +143,16 @@ class Settings(BaseSettings):
     metrics_addr: str = Field("127.0.0.1", description="address /metrics binds to")
     data_dir: str = Field(".riskstream", description="local state (faust data dir)")
     log_level: Literal["debug", "info", "warn", "error"] = Field("warn", description="log level")
+
+    @field_validator("personal_attributes")
+    @classmethod
+    def _attribute_names(cls, value: set[str]) -> set[str]:
+        bad = sorted(name for name in value if MAP_NAME.fullmatch(name) is None)
+        if bad:
+            raise ValueError(
+                f"personal attribute names must match {MAP_NAME.pattern}: {', '.join(bad)}"
+            )
+        return value
 
     @field_validator("kafka_bootstrap")
     @classmethod

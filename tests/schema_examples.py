@@ -42,6 +42,8 @@ def _courier() -> dict[str, Any]:
         "pieces": 2,
         "incoterms": "DAP",
         "aeo_status": "none",
+        "attributes": {"procedure": "4000", "payment_type": "deferred"},
+        "measures": {"tax_rate": 0.19},
     }
 
 
@@ -66,6 +68,8 @@ def _postal() -> dict[str, Any]:
         "currency": "EUR",
         "gross_weight_kg": 0.45,
         "quantity": 3,
+        "attributes": {"declaration_channel": "paper"},
+        "measures": {},
     }
 
 

@@ -213,9 +213,10 @@ def test_sigkilled_learner_loses_nothing_and_applies_nothing_twice(
     port = free_port()
     with killed.process("learner", name="learner-1", RISKSTREAM_METRICS_PORT=str(port),
                         **env) as first:
-        wait_for(lambda: scrape(port).get(
-            'riskstream_learner_records_total{fate=seen,input=scored}', 0) > 0, 60)
-        time.sleep(1.5)
+        # killed only once it has published a state snapshot (a loaded CI machine may take
+        # longer than any fixed pause), so the restart must resume from it
+        wait_for(lambda: scrape(port).get('riskstream_learner_snapshots_published_total', 0)
+                 >= 1, 60)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     _produce_feed(killed, feed, start=half)

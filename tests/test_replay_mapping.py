@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,15 +106,21 @@ def test_a_customs_file_maps_onto_events_the_worker_accepts(tmp_path: Path) -> N
     assert mapping.columns["shipper_id"] == "seller"
     assert mapping.columns["declarant_id"] == "broker"
     assert mapping.columns["pieces"] == "packages"
-    # columns with no place in the event schema are reported, not silently dropped
-    assert mapping.unused == ("procedure (categorical)", "tax_rate (numeric)")
+    # the authority's own fields land in the open maps: nothing is left unused
+    assert mapping.attributes == {"procedure": "procedure"}
+    assert mapping.measures == {"tax_rate": "tax_rate"}
+    assert mapping.unused == ()
     codec = AvroCodec()
     for row in read.rows:
         record = mapping.record(row)
         assert record["hs_code"] == "85171200" and record["origin_country"] == "CN"
         assert record["currency"] == "EUR" and record["event_time"].tzinfo is not None
+        assert record["attributes"] == {"procedure": "4000"}
+        assert record["measures"] == {"tax_rate": 0.2}
         decoded = codec.decode("CourierConsignment", codec.encode("CourierConsignment", record))
         assert decoded["event_id"] == row.event_id
+        assert decoded["attributes"] == {"procedure": "4000"}
+        assert decoded["measures"] == {"tax_rate": 0.2}
     assert [row.label for row in read.rows[:10]] == [i % 9 == 0 for i in range(10)]
     assert read.rows[0].revenue == 120.5 and read.rows[1].revenue == 0.0
 
@@ -204,6 +211,19 @@ def test_non_numeric_values_in_a_numeric_column_are_named(tmp_path: Path) -> Non
         ({"stream": "passenger"}, "role hs_code does not apply to stream passenger"),
         ({"fields": {"shoe_size": "x"}}, "fields: 'shoe_size' is not a field of"),
         ({"numeric": ["incoterms"]}, "numeric: field incoterms of CourierConsignment is not"),
+        ({"categorical": ["Tax Type"]}, "categorical: 'Tax Type' cannot name one of the"),
+        ({"numeric": {"9rate": "tax_rate"}}, "numeric: '9rate' cannot name one of the"),
+        ({"personal": ["incoterms"]}, "personal: incoterms is a field of CourierConsignment"),
+        ({"fields": {"attributes": "x"}}, "fields: 'attributes' is not a field of"),
+        (
+            {"categorical": {"procedure": "procedure"}, "personal": {"procedure": "seller"}},
+            "attributes procedure would come from two columns, procedure (categorical) and "
+            "seller (personal)",
+        ),
+        (
+            {"categorical": [f"c{i}" for i in range(33)]},
+            "33 columns would land in attributes; an event carries at most 32",
+        ),
         (
             {"fields": {"declared_value": "fob"}},
             "field declared_value would come from two columns, cif_eur (value) and fob (field "
@@ -247,3 +267,92 @@ def test_defaults_fill_unmapped_fields_and_empty_cells(tmp_path: Path) -> None:
     read = read_rows(write(tmp_path / "d.csv", rows, header), mapping)
     assert [mapping.record(row)["destination_country"] for row in read.rows] == ["NL", "BE"]
     assert mapping.record(read.rows[0])["air_waybill"] == ""  # required, never mapped
+
+
+def _postal(**changes: object) -> dict[str, object]:
+    return {
+        "stream": "postal", "id": "decl_no", "time": "registered", "label": "fraud",
+        "value": "cif_eur", "mass": "net_kg", "origin": "origin", "description": "goods",
+        "entities": {"importer": "importer_eori", "declarant": "broker"},
+        "categorical": {"Procedure": "procedure"}, "numeric": {"tax_rate": "tax_rate"},
+        **changes,
+    }
+
+
+def test_own_fields_and_unplaced_entities_land_in_the_open_maps(tmp_path: Path) -> None:
+    mapping = ReplayMapping.from_dict(_postal(personal={"owner": "seller"}))
+    # postal has no declarant field: the broker becomes a personal attribute, profiled
+    assert mapping.attributes == {"declarant": "broker", "procedure": "procedure",
+                                  "owner": "seller"}
+    assert mapping.measures == {"tax_rate": "tax_rate"}
+    assert mapping.personal == {"declarant", "owner"}
+    assert mapping.unused == ()
+    assert mapping.named_columns()["seller"] == "personal"
+    rows = [customs_row(1, broker="BR-1"), customs_row(2, tax_rate="", procedure="")]
+    read = read_rows(write(tmp_path / "d.csv", rows), mapping)
+    first, second = (mapping.record(row) for row in read.rows)
+    assert first["attributes"] == {"declarant": "BR-1", "owner": "S1", "procedure": "4000"}
+    assert first["measures"] == {"tax_rate": 0.2}
+    # empty cells leave their entries out
+    assert second["attributes"] == {"owner": "S2"} and second["measures"] == {}
+
+
+def test_a_non_numeric_measure_is_a_row_error_naming_line_and_column(tmp_path: Path) -> None:
+    mapping = ReplayMapping.from_dict(_postal())
+    rows = [customs_row(i, tax_rate="high" if i == 3 else "0.2") for i in range(30)]
+    read = read_rows(write(tmp_path / "d.csv", rows), mapping)
+    assert read.skipped == 1
+    assert read.problems == ["line 5: column tax_rate (numeric): 'high' is not a number"]
+    too_long = customs_row(1, procedure="P" * 65)
+    read = read_rows(write(tmp_path / "e.csv", [too_long]), mapping)
+    assert read.problems == [
+        "line 2: column procedure (categorical): longer than 64 characters"
+    ]
+
+
+def test_passenger_extras_have_no_place_and_are_reported() -> None:
+    mapping = ReplayMapping.from_dict({
+        "stream": "passenger", "id": "ref", "time": "at", "label": "hit",
+        "entities": ["traveller", "travel_agent"], "categorical": ["fare_class"],
+        "numeric": ["miles"], "personal": ["loyalty_no"], "origin": "from",
+        "defaults": {"carrier": "LH", "flight_number": "LH1", "arrival_airport": "FRA",
+                     "departure_time": "2026-01-01T10:00:00Z",
+                     "api_received_before_departure_s": "3600"},
+    })
+    assert mapping.attributes == {} and mapping.personal == frozenset()
+    assert mapping.unused == ("travel_agent (entity travel_agent)", "fare_class (categorical)",
+                              "miles (numeric)", "loyalty_no (personal)")
+
+
+def test_the_replay_pseudonymises_personal_attributes(tmp_path: Path) -> None:
+    from scorers.history import warm_start
+    from scorers.model import RiskModel
+    from streams.replay.engine import ReplayOptions, plan_replay, replay_settings, warm_model
+    from streams.runtime import build_pseudonymiser
+    from streams.settings import Settings
+
+    mapping = ReplayMapping.from_dict(_postal(personal={"owner": "seller"}))
+    data = write(tmp_path / "d.csv", [customs_row(i, seller=f"Jane Doe {i}") for i in range(20)])
+    options = ReplayOptions(learn_until=datetime(2021, 3, 10, tzinfo=UTC))
+    settings = replay_settings(options, Settings(), mapping)
+    assert settings.personal_attributes == {"declarant", "owner"}
+    pseudonymiser = build_pseudonymiser(settings)
+    plan = plan_replay(data, mapping, options)
+    for row in plan.live:
+        record = pseudonymiser.apply(mapping.schema, mapping.record(row))
+        assert record["attributes"]["owner"].startswith("px_")
+        assert "Jane" not in repr(record)
+    # the history path reads the same text fields, and learns tokens only
+    seen: list[dict[str, object]] = []
+    model = RiskModel(seed=1)
+    observe = model.observe
+    model.observe = lambda stream, assessment: (seen.append(assessment.features),  # type: ignore[method-assign]
+                                                observe(stream, assessment))[1]
+    warm_start(model, ({**row.fields, "label": "0"} for row in plan.history), pseudonymiser,
+               stream="postal")
+    assert seen and all(x["attr_owner"].startswith("px_") for x in seen)
+    assert all(x["measure_tax_rate"] == 0.2 and x["attr_procedure"] == "4000" for x in seen)
+    # the replay's own warm start adds the mapping's personal columns by itself
+    warm, report = warm_model(Settings(), plan)
+    assert report.learned == {"postal": len(plan.history)}
+    assert b"Jane" not in pickle.dumps(warm), "no personal value in the model snapshot"

@@ -8,6 +8,7 @@ from typing import Any
 from scorers.features.goods import (
     classification_features,
     completeness,
+    declared_fields,
     description_features,
     hs_levels,
     text,
@@ -39,6 +40,7 @@ def features(record: Mapping[str, Any]) -> dict[str, Any]:
     x["incoterms"] = (text(record, "incoterms") or "none").upper()
     x.update(description_features(text(record, "goods_description")))
     x["completeness"] = completeness(record, OPTIONAL_FIELDS)
+    x.update(declared_fields(record))
     return x
 
 

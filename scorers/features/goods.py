@@ -178,6 +178,34 @@ def classification_features(record: Mapping[str, Any]) -> dict[str, Any]:
     return x
 
 
+def declared_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The authority's own declaration fields: ``attr_<name>`` (text) per entry of the
+    ``attributes`` map, ``measure_<name>`` (float) per entry of ``measures``.
+
+    Personal attributes arrive as ``px_`` tokens (pseudonymised on ingest); blank texts and
+    numbers that are not finite are left out.
+
+    >>> declared_fields({"attributes": {"tax_type": "B", "owner": "px_1f"},
+    ...                  "measures": {"tax_rate": 8}})
+    {'attr_owner': 'px_1f', 'attr_tax_type': 'B', 'measure_tax_rate': 8.0}
+    >>> declared_fields({"event_id": "e1"})
+    {}
+    """
+    x: dict[str, Any] = {}
+    attributes = record.get("attributes")
+    if isinstance(attributes, Mapping):
+        for name, value in sorted(attributes.items()):
+            if isinstance(value, str) and value.strip():
+                x[f"attr_{name}"] = value.strip()
+    measures = record.get("measures")
+    if isinstance(measures, Mapping):
+        for name, value in sorted(measures.items()):
+            numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+            if numeric and math.isfinite(amount := float(value)):
+                x[f"measure_{name}"] = amount
+    return x
+
+
 def completeness(record: Mapping[str, Any], optional_fields: tuple[str, ...]) -> float:
     """Share of the optional declaration fields that were filled (0 to 1)."""
     filled = 0

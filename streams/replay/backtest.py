@@ -113,7 +113,7 @@ def replay(
     started = time.monotonic()
     mapping = ReplayMapping.from_yaml(mapping_file)
     plan = plan_replay(input_csv, mapping, options)
-    configured = replay_settings(options, settings)
+    configured = replay_settings(options, settings, mapping)
     meter = progress or Progress(len(plan.live), options.progress_every)
     for column in mapping.unused:
         meter.note(f"column {column} has no field in {mapping.schema}: not used by the model")

@@ -99,13 +99,26 @@ class ReplayOptions:
             raise ValueError("learn_until must be a timezone-aware time")
 
 
-def replay_settings(options: ReplayOptions, base: Settings | None = None) -> Settings:
-    """The settings of the replay: the configured ones, with the budget and seed given."""
+def replay_settings(
+    options: ReplayOptions, base: Settings | None = None, mapping: ReplayMapping | None = None
+) -> Settings:
+    """The settings of the replay: the configured ones, with the budget and seed given, and
+    the mapping's personal attributes added to the configured ones."""
     settings = base if base is not None else Settings()
     update: dict[str, Any] = {"inspection_rates": {"*": options.budget}}
     if options.seed is not None:
         update["seed"] = options.seed
+    if mapping is not None:
+        update["personal_attributes"] = with_personal(settings, mapping).personal_attributes
     return settings.model_copy(update=update)
+
+
+def with_personal(settings: Settings, mapping: ReplayMapping) -> Settings:
+    """``settings`` with the mapping's personal attributes, which the pseudonymiser tokenises."""
+    if mapping.personal <= settings.personal_attributes:
+        return settings
+    personal = settings.personal_attributes | mapping.personal
+    return settings.model_copy(update={"personal_attributes": personal})
 
 
 @dataclass
@@ -132,7 +145,10 @@ def warm_model(settings: Settings, plan: ReplayPlan) -> tuple[RiskModel, WarmSta
     """The configured model with the history learnt, as ``riskstream warm-start`` makes it."""
     model = build_model(settings)
     named = ({**row.fields, "label": "1" if row.label else "0"} for row in plan.history)
-    pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymiser = Pseudonymiser(
+        settings.pseudonym_key.get_secret_value().encode(),
+        personal_attributes=with_personal(settings, plan.mapping).personal_attributes,
+    )
     report = warm_start(model, named, pseudonymiser, stream=plan.mapping.stream)
     if report.skipped:  # every history row was checked when it was read
         raise ReplayError(f"history rows the warm start could not read: {report.problems}")
@@ -263,7 +279,9 @@ def replay_in_process(
     with tempfile.TemporaryDirectory(prefix="riskstream-replay-") as folder:
         model_file = Path(folder) / "warm.snapshot"
         write_model_file(settings, warm, model_file)
-        warm_settings = settings.model_copy(update={"model_file": str(model_file)})
+        warm_settings = with_personal(settings, mapping).model_copy(
+            update={"model_file": str(model_file)}
+        )
         service = build_scoring_service(warm_settings)  # reads the file, as a worker does
         learner = new_learner(warm_settings)  # ...and as the learner process does
     clock = _Clock()

@@ -14,8 +14,9 @@ A small YAML file names the columns; no code is needed to replay a new data set:
     origin: country_of_origin  #   2-letter country (passenger: departure airport)
     description: goods_text    #   goods description
     entities: [importer, declarant]          # columns that get risk profiles
-    categorical: [incoterms]                 # more model inputs: schema fields by name, or
-    numeric: {pieces: n_packages}            #   {field: column} to rename
+    categorical: [incoterms, tax_type]       # more model inputs: schema fields or the
+    numeric: {pieces: n_packages, tax_rate: rate}  #   authority's own; {name: column} renames
+    personal: [owner_name]                   # own categorical fields holding personal data
     fields: {destination_country: dest}      # any other schema field from a column
     defaults: {destination_country: DE}      # a constant, also for empty cells of a column
 
@@ -25,9 +26,20 @@ Entity roles land on the record's identity fields, which are personal and theref
 pseudonymised like live traffic: courier ``shipper``, ``consignee``, ``declarant``; postal
 ``sender``, ``addressee``; passenger ``traveller``, ``phone``; common aliases (importer,
 seller, broker...) are listed in :data:`ENTITY_ALIASES`. HS code, origin and route profiles
-come from the role columns. A categorical, numeric or entity column with no place in the
-event schema cannot reach the model; the mapping keeps it in :attr:`ReplayMapping.unused`
-and the replay report says so instead of dropping it silently.
+come from the role columns.
+
+A ``categorical:`` or ``numeric:`` name that is not a schema field is one of the authority's
+own declaration fields (process type, payment type, tax rate...). Goods streams (courier,
+postal) carry them in the event's open maps: a categorical column lands in ``attributes``
+(feature ``attr_<name>``), a numeric one in ``measures`` (feature ``measure_<name>``), under
+the mapping's name lower-cased, which must match :data:`schemas.validation.MAP_NAME`. An
+empty cell leaves the entry out. ``personal:`` columns land in ``attributes`` too, and their
+names are added to the personal attributes (``RISKSTREAM_PERSONAL_ATTRIBUTES``) of the
+replay, so their values are pseudonymised on ingest like personal fields; so does an entity
+role with no identity field in the schema (postal ``declarant``), which then gets a risk
+profile of its own. A column that still has no place (any extra of the passenger stream,
+whose records have no open maps) cannot reach the model; the mapping keeps it in
+:attr:`ReplayMapping.unused` and the replay report says so instead of dropping it silently.
 
 Columns of the CSV that the mapping does not name are ignored. A named column missing from
 the CSV is a :class:`MappingError` naming it; a cell that cannot be read (an unparseable
@@ -51,8 +63,8 @@ import yaml
 
 from schemas import CodecError
 from schemas.catalog import personal_fields, raw_schema
-from schemas.tabular import parse_time, record_from_row
-from schemas.validation import validate
+from schemas.tabular import map_cell, parse_time, record_from_row
+from schemas.validation import MAP_NAME, MAX_ATTRIBUTE_CHARS, MAX_MAP_ENTRIES, validate
 from streams.topology import STREAM_SCHEMAS
 
 __all__ = [
@@ -136,10 +148,14 @@ _KEYS = (
     "entities",
     "categorical",
     "numeric",
+    "personal",
     "fields",
     "defaults",
 )
 _NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
+# The open maps of the authority's own fields, and the names no mapping may target directly.
+ATTRIBUTES, MEASURES = "attributes", "measures"
+_RESERVED = ("event_id", "event_time", ATTRIBUTES, MEASURES)
 _MAX_QUOTED = 40
 
 
@@ -184,7 +200,8 @@ class MappedRow:
     """One readable CSV row: its id, time, truth, and the event's schema fields as text.
 
     ``fields`` is what :func:`schemas.tabular.record_from_row` types into the event record
-    (:meth:`ReplayMapping.record`), and what :func:`scorers.history.warm_start` learns.
+    (:meth:`ReplayMapping.record`), and what :func:`scorers.history.warm_start` learns; the
+    ``attributes`` and ``measures`` maps are JSON object text (:func:`schemas.tabular.map_cell`).
     """
 
     line: int
@@ -200,22 +217,30 @@ class ReplayMapping:
     """A parsed mapping: which CSV column feeds which field of the stream's event record.
 
     Build it with :meth:`from_yaml` or :meth:`from_dict`; ``columns`` maps schema fields to
-    CSV columns, ``constants`` gives fields a fixed value, ``unused`` lists mapped columns
-    that have no place in the event schema (they are reported, not used).
+    CSV columns, ``constants`` gives fields a fixed value, ``attributes`` and ``measures`` map
+    entry names of the event's open maps to CSV columns, ``personal`` names the attributes
+    that are personal, ``unused`` lists mapped columns that have no place in the event schema
+    (they are reported, not used).
 
     Examples
     --------
     >>> mapping = ReplayMapping.from_dict({
     ...     "stream": "postal", "id": "ref", "time": "date", "label": "fraud",
     ...     "value": "eur", "mass": "kg", "origin": "from", "description": "goods",
-    ...     "entities": ["importer"], "numeric": ["quantity", "volume_m3"]})
+    ...     "entities": ["importer", "declarant"], "numeric": ["quantity", "volume_m3"],
+    ...     "categorical": {"Tax_Type": "tax"}})
     >>> mapping.columns["addressee_name"], mapping.columns["quantity"], mapping.unused
-    ('importer', 'quantity', ('volume_m3 (numeric)',))
+    ('importer', 'quantity', ())
+    >>> mapping.measures, mapping.attributes, sorted(mapping.personal)
+    ({'volume_m3': 'volume_m3'}, {'declarant': 'declarant', 'tax_type': 'tax'}, ['declarant'])
     >>> row = mapping.row({"ref": "A1", "date": "2021-03-04", "fraud": "1", "eur": "12.5",
-    ...                    "kg": "0.4", "from": "cn", "goods": "phone case",
-    ...                    "importer": "EORI-1", "quantity": "2"}, line=2)
+    ...                    "kg": "0.4", "from": "cn", "goods": "phone case", "tax": "B",
+    ...                    "importer": "EORI-1", "declarant": "", "quantity": "2",
+    ...                    "volume_m3": "0.01"}, line=2)
     >>> row.event_id, row.time.isoformat(), row.label, row.fields["origin_country"]
     ('A1', '2021-03-04T00:00:00+00:00', True, 'CN')
+    >>> mapping.record(row)["attributes"], mapping.record(row)["measures"]
+    ({'tax_type': 'B'}, {'volume_m3': 0.01})
     >>> mapping.row({"ref": "A2", "date": "4 March", "fraud": "0", "eur": "1", "kg": "1",
     ...              "from": "CN", "goods": "", "importer": "x", "quantity": "1"}, line=3)
     Traceback (most recent call last):
@@ -233,6 +258,9 @@ class ReplayMapping:
     columns: Mapping[str, str] = field(default_factory=dict)
     purposes: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    measures: Mapping[str, str] = field(default_factory=dict)
+    personal: frozenset[str] = frozenset()
     unused: tuple[str, ...] = ()
     source: str = "<mapping>"
 
@@ -294,6 +322,9 @@ class ReplayMapping:
         for kind in ("categorical", "numeric"):
             for name, column in _pairs(data.get(kind), f"{what}: {kind}"):
                 plan.feature(kind, name, column)
+        for name, column in _pairs(data.get("personal"), f"{what}: personal"):
+            plan.personal_column(name, column)
+        plan.check_sizes()
         for name, column in _pairs(data.get("fields"), f"{what}: fields", listed=False):
             plan.put(plan.known(name, "fields"), column, f"field {name}")
         constants: dict[str, str] = {}
@@ -311,6 +342,9 @@ class ReplayMapping:
             columns=dict(plan.columns),
             purposes=dict(plan.why),
             constants=constants,
+            attributes=dict(plan.attributes),
+            measures=dict(plan.measures),
+            personal=frozenset(plan.personal),
             unused=tuple(plan.unused),
             source=source,
         )
@@ -326,7 +360,14 @@ class ReplayMapping:
             named[self.hub] = "hub"
         for target, column in self.columns.items():
             named.setdefault(column, self.purposes.get(target, target))
+        for name, column in self.attributes.items():
+            named.setdefault(column, self._purpose(ATTRIBUTES, name))
+        for name, column in self.measures.items():
+            named.setdefault(column, self._purpose(MEASURES, name))
         return named
+
+    def _purpose(self, kind: str, name: str) -> str:
+        return self.purposes.get(f"{kind}.{name}", f"{kind} {name}")
 
     def check_header(self, header: Iterable[str], data_source: str) -> None:
         """Raise one :class:`MappingError` naming every mapped column the CSV lacks."""
@@ -376,6 +417,24 @@ class ReplayMapping:
             if _is_numeric(types[name]) and text:
                 _number(text, line, column, self.purposes.get(name, name))
             fields[name] = _normalised(name, text)
+        attributes: dict[str, str] = {}
+        for name, column in self.attributes.items():
+            if text := cell(column):
+                if len(text) > MAX_ATTRIBUTE_CHARS:  # not quoted: it may be personal
+                    raise RowError(
+                        f"line {line}: column {column} ({self._purpose(ATTRIBUTES, name)}): "
+                        f"longer than {MAX_ATTRIBUTE_CHARS} characters",
+                        column,
+                    )
+                attributes[name] = text
+        measures: dict[str, float] = {}
+        for name, column in self.measures.items():
+            if text := cell(column):
+                measures[name] = _number(text, line, column, self._purpose(MEASURES, name))
+        if attributes:
+            fields[ATTRIBUTES] = map_cell(attributes)
+        if measures:
+            fields[MEASURES] = map_cell(measures)
         for personal in personal_fields(self.schema):
             fields.setdefault(personal, "")
         try:
@@ -452,12 +511,16 @@ class _Plan:
         self.columns: dict[str, str] = {}
         self.why: dict[str, str] = {}
         self.unused: list[str] = []
+        self.attributes: dict[str, str] = {}
+        self.measures: dict[str, str] = {}
+        self.personal: set[str] = set()
+        self.open_maps = ATTRIBUTES in self.types and MEASURES in self.types
 
     def known(self, name: str, section: str) -> str:
-        if name not in self.types or name in ("event_id", "event_time"):
+        if name not in self.types or name in _RESERVED:
             raise MappingError(
                 f"{self.what}: {section}: {name!r} is not a field of {self.schema}; fields "
-                f"are {', '.join(n for n in self.types if n not in ('event_id', 'event_time'))}"
+                f"are {', '.join(n for n in self.types if n not in _RESERVED)}"
             )
         return name
 
@@ -483,13 +546,52 @@ class _Plan:
                 return
         name = ENTITY_ALIASES[self.stream].get(name, name)
         target = ENTITY_FIELDS[self.stream].get(name)
-        if target is None:
+        if target is not None:
+            self.put(target, column, f"entity {role}")
+        elif self.open_maps:  # no identity field: a personal attribute, profiled as attr_<name>
+            self.entry(ATTRIBUTES, self.entry_name(name, "entities"), column, f"entity {role}")
+            self.personal.add(self.entry_name(name, "entities"))
+        else:
             self.unused.append(f"{column} (entity {role})")
-            return
-        self.put(target, column, f"entity {role}")
+
+    def entry_name(self, name: str, section: str) -> str:
+        lowered = name.strip().lower()
+        if MAP_NAME.fullmatch(lowered) is None:
+            raise MappingError(
+                f"{self.what}: {section}: {name!r} cannot name one of the authority's own "
+                f"fields: names are letters, digits and _ (matching {MAP_NAME.pattern})"
+            )
+        return lowered
+
+    def entry(self, kind: str, name: str, column: str, why: str) -> None:
+        if not column:
+            raise MappingError(f"{self.what}: {why} must name a column")
+        entries = self.attributes if kind == ATTRIBUTES else self.measures
+        have = entries.get(name)
+        if have is not None and have != column:
+            raise MappingError(
+                f"{self.what}: {kind} {name} would come from two columns, {have} "
+                f"({self.why[f'{kind}.{name}']}) and {column} ({why})"
+            )
+        entries[name] = column
+        self.why.setdefault(f"{kind}.{name}", why)
 
     def feature(self, kind: str, name: str, column: str) -> None:
         spec = self.types.get(name)
+        if name in (ATTRIBUTES, MEASURES):
+            raise MappingError(
+                f"{self.what}: {kind}: {name} is the map of the authority's own fields; "
+                "list each of its columns by name instead"
+            )
+        if spec is None and self.open_maps:
+            entry = self.entry_name(name, kind)
+            self.entry(
+                ATTRIBUTES if kind == "categorical" else MEASURES,
+                entry,
+                column,
+                f"{kind} {entry}" if entry != column else kind,
+            )
+            return
         if spec is None or name in ("event_id", "event_time", "hub"):
             self.unused.append(f"{column} ({kind})")
             return
@@ -499,6 +601,30 @@ class _Plan:
                 "list it under categorical"
             )
         self.put(name, column, f"{kind} {name}" if name != column else kind)
+
+    def personal_column(self, name: str, column: str) -> None:
+        """A ``personal:`` column: a personal schema field by name, else a personal attribute."""
+        if name in self.types and name not in _RESERVED:
+            if name not in personal_fields(self.schema):
+                raise MappingError(
+                    f"{self.what}: personal: {name} is a field of {self.schema} that is not "
+                    "personal; map it under fields: or categorical:"
+                )
+            self.put(name, column, "personal")
+        elif self.open_maps:
+            entry = self.entry_name(name, "personal")
+            self.entry(ATTRIBUTES, entry, column, "personal")
+            self.personal.add(entry)
+        else:
+            self.unused.append(f"{column} (personal)")
+
+    def check_sizes(self) -> None:
+        for kind, entries in ((ATTRIBUTES, self.attributes), (MEASURES, self.measures)):
+            if len(entries) > MAX_MAP_ENTRIES:
+                raise MappingError(
+                    f"{self.what}: {len(entries)} columns would land in {kind}; an event "
+                    f"carries at most {MAX_MAP_ENTRIES}"
+                )
 
     def fallbacks(self, constants: Mapping[str, str]) -> dict[str, str]:
         """The neutral values of required fields nothing maps; raise if one has none."""
