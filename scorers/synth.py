@@ -90,7 +90,7 @@ def _goods(rng: random.Random, seed: int, stream: str, i: int) -> tuple[dict[str
         "gross_weight_kg": weight,
     }
     if stream == "courier":
-        record = {
+        record: dict[str, Any] = {
             **common,
             "air_waybill": f"{rng.choice(('020', '176', '618'))}-{rng.randrange(10**8):08d}",
             "shipper_id": token("shipper", trader, seed),

@@ -34,3 +34,12 @@ def test_benchmark_table_is_the_committed_report() -> None:
 
     report = json.loads((Path(__file__).parent.parent / "bench" / "report.json").read_text())
     assert readme_table(report) in README, "run make bench, then paste bench.run.readme_table"
+
+
+def test_targeting_table_is_the_committed_report() -> None:
+    import json
+
+    from bench.targeting import readme_table
+
+    report = json.loads((Path(__file__).parent.parent / "bench" / "targeting.json").read_text())
+    assert readme_table(report) in README, "run make bench-targeting, then paste its table"
