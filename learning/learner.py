@@ -47,7 +47,7 @@ from learning.monitor import DriftEvent, DriftReaction, QualityMonitor
 from learning.privacy import PrivacyLedger, RetentionPolicy
 from learning.rescoring import assessment_of
 from learning.snapshot import SnapshotError, seal, unseal
-from learning.weights import DEFAULT_CLIP, ipw
+from learning.weights import LEARNING_CLIP, ipw
 from scorers.features import STREAMS
 from scorers.model import RiskModel
 from scorers.profiles import day_number
@@ -97,7 +97,7 @@ class LearnerConfig:
 
     learner_id: str = "learner"
     labels: LabelMap = field(default_factory=LabelMap)
-    weight_clip: float = DEFAULT_CLIP
+    weight_clip: float = LEARNING_CLIP
     scored_ttl_seconds: float = 14 * 86_400.0
     outcome_ttl_seconds: float = 14 * 86_400.0
     max_pending: int = 1 << 20

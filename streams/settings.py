@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         0.1, gt=0, description="step size of the shadow challenger's stacker; unset: none"
     )
     weight_clip: float = Field(
-        20.0, ge=1, description="largest inverse-propensity weight one outcome is learnt with"
+        1.0, ge=1, description="largest inverse-propensity weight one outcome is learnt with "
+        "(1: unweighted, which ranked best on the targeting benchmark)"
     )
     ensemble: dict[str, Any] = Field(
         default_factory=dict,

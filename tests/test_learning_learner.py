@@ -42,6 +42,7 @@ def feed_into(learner: Learner, feed: Feed) -> list[Any]:
 
 CONFIG = LearnerConfig(
     learner_id="lrn-test",
+    weight_clip=20.0,  # the weighted path too, and a feed in which the challenger wins
     scored_ttl_seconds=8 * 3600.0,
     expire_every=150,
     monitor_window=200,

@@ -1,10 +1,11 @@
 """A small world of the targeting benchmark, run through the production replay path.
 
-riskstream does not yet reach the targeting issue's margin (1.05x the River target-encoding
-baseline) on every world; bench/targeting.json has the full figures. This test holds the
-floor that it does reach on a fixed seed, so a regression in the learning core shows here.
-Measured when it was written: P@5% 0.097 against the baseline's 0.137 and random's 0.040
-on this small world (10,500 rows); the floor is 2x random and 0.65x the baseline.
+bench/targeting.json has the full figures on every world and seed. This test holds, on one
+fixed seed, the margin riskstream reaches there, so a regression in the learning core shows
+here. Measured when it was written (per-kind profile evidence, unweighted learning):
+P@5% 0.145 against the River target-encoding baseline's 0.137 and random's 0.040 on this
+small world (10,500 rows), ROC AUC 0.731 against 0.713. The test asks for at least the
+baseline's P@5% and ROC AUC, and 2x random.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def test_riskstream_on_a_small_world_beats_random_and_holds_its_floor(tmp_path: 
     print(f"P@5%: riskstream {p5:.3f}, river_te {base_p5:.3f}, random {random_p5:.3f}; "
           f"AUC {ours['roc_auc']:.3f} vs {baseline['roc_auc']:.3f}")
     assert p5 >= 2.0 * random_p5
-    assert p5 >= 0.65 * base_p5
-    assert ours["roc_auc"] > 0.6
+    assert p5 >= 1.0 * base_p5
+    assert ours["roc_auc"] >= baseline["roc_auc"]
 
 
 def test_report_has_the_issue_format_and_renders_a_table() -> None:
