@@ -95,7 +95,8 @@ def profile_keys(features: Features, entities: Mapping[str, str]) -> dict[str, s
 
 
 def _logit(p: float) -> float:
-    p = min(max(p, _CLIP), 1.0 - _CLIP)
+    # conditionals, not min(max()): this runs a dozen times per assessment
+    p = _CLIP if p < _CLIP else 1.0 - _CLIP if p > 1.0 - _CLIP else p
     return math.log(p / (1.0 - p))
 
 
@@ -274,15 +275,19 @@ class StreamEnsemble:
         if contributions is None:
             contributions = self.supervised.contributions(features)
         keys = self._profile_keys(features, entities)
+        per_kind = self.profile_evidence == "per_kind"
+        if per_kind:
+            profile, lifts = self.profiles.score_and_lifts_one(keys)
+        else:
+            profile, lifts = self.profiles.score_one(keys), {}
         sub = {
             "supervised": self.supervised.proba_from(contributions),
             "supervised_base": _sigmoid(self.neutral["supervised"][1]),
-            "profile": self.profiles.score_one(keys),
+            "profile": profile,
             "profile_base": _sigmoid(self.neutral["profile"][1]),
         }
-        if self.profile_evidence == "per_kind":
-            for kind, lift in self.profiles.lifts_one(keys).items():
-                sub[f"{LIFT}{kind}"] = _sigmoid(lift)  # sub-scores stay in [0, 1]
+        for kind, lift in lifts.items():
+            sub[f"{LIFT}{kind}"] = _sigmoid(lift)  # sub-scores stay in [0, 1]
         if self.valuation is not None:
             valuation = self.valuation.scores_one(self._priced(features))
             sub["valuation_under"] = valuation["under"]
@@ -316,13 +321,16 @@ class StreamEnsemble:
                 base = sub_scores.get(f"{base_of}_base", 0.5)
                 e[base_of] = _logit(sub_scores[base_of]) - _logit(base)
         if per_kind:
+            log, cut = math.log, len(LIFT)
             for name, lift in sub_scores.items():
                 if name.startswith(LIFT):
-                    p = min(max(lift, 1e-6), 1.0 - 1e-6)
-                    e[f"profile.{name[len(LIFT):]}"] = math.log(p / (1.0 - p))
+                    p = 1e-6 if lift < 1e-6 else 1.0 - 1e-6 if lift > 1.0 - 1e-6 else lift
+                    e["profile." + name[cut:]] = log(p / (1.0 - p))
         for name in _ONE_SIDED:
-            if name in sub_scores:
-                e[name] = max(0.0, _logit(sub_scores[name]))
+            value = sub_scores.get(name)
+            if value is not None:
+                z = _logit(value)
+                e[name] = z if z > 0.0 else 0.0
         if "rules" in sub_scores:
             e["rules"] = min(1.0, max(0.0, sub_scores["rules"]))
         if self.parts is not None:
