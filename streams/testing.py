@@ -1,7 +1,8 @@
 """Test harness that ships with riskstream, so users can test their own flows.
 
-It starts the embedded broker, creates an isolated set of topics (one prefix per test),
-runs workers as real processes, and reads topics back without a consumer-group join.
+It works on any broker of streams.broker (embedded, or Apache Kafka): it creates an
+isolated set of topics (one prefix per test), runs workers as real processes, and reads
+topics back without a consumer-group join.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streams.admin import create_topics
 from streams.demo import LOCAL_TIMINGS, stop_process
-from streams.kafka_config import consumer_config, producer_config
+from streams.kafka_config import client_config, consumer_config, producer_config
 from streams.settings import Settings
 from streams.topology import Topology
 
@@ -32,12 +34,17 @@ class Deployment:
     bootstrap: str
     prefix: str
     workdir: Path
+    # 1 suits the embedded broker and a one-node Kafka; a three-node cluster wants 3
+    replication_factor: int = 1
 
     @property
     def settings(self) -> Settings:
         return Settings(
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
+            replication_factor=self.replication_factor,
+            # short sessions for quick rebalances: Apache Kafka needs its
+            # group.min.session.timeout.ms lowered for them (ApacheKafkaCluster does)
             session_timeout_s=2.0,
             heartbeat_interval_s=0.5,
         )
@@ -105,9 +112,34 @@ class Deployment:
             consumer.close()
 
 
-def new_deployment(bootstrap: str, workdir: Path) -> Deployment:
+def new_deployment(bootstrap: str, workdir: Path, replication_factor: int = 1) -> Deployment:
     """Create the topics of a fresh deployment with a unique prefix."""
     workdir.mkdir(parents=True, exist_ok=True)
-    deployment = Deployment(bootstrap, f"t{uuid.uuid4().hex[:10]}", workdir)
+    deployment = Deployment(bootstrap, f"t{uuid.uuid4().hex[:10]}", workdir, replication_factor)
     create_topics(deployment.settings)
+    wait_for_topics(deployment)
     return deployment
+
+
+def wait_for_topics(deployment: Deployment, timeout_s: float = 15.0) -> None:
+    """Until the broker's metadata shows every topic with all its partitions led.
+
+    On a multi-node Apache Kafka, brokers learn of new topics from the controller a moment
+    after CreateTopics answered; a reader that lists partitions then would find none.
+    """
+    admin = AdminClient({**client_config(deployment.settings), "log_level": 0})
+    specs = list(deployment.topology.specs())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        pending = [
+            spec.name for spec in specs
+            if spec.name not in topics
+            or len(topics[spec.name].partitions) < spec.partitions
+            or any(p.leader < 0 for p in topics[spec.name].partitions.values())
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout_s:.0f} s: {pending}")
+        time.sleep(0.05)
