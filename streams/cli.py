@@ -34,12 +34,31 @@ def _configure_logging() -> None:
 
 @cli.command()
 def broker(
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 9092,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (embedded broker)")] = 9092,
+    kind: Annotated[
+        str, typer.Option(help="embedded (Tansu, in memory) or apache (Apache Kafka, KRaft)")
+    ] = "embedded",
+    nodes: Annotated[int, typer.Option(help="Apache Kafka nodes (1 or 3)")] = 1,
+    data: Annotated[
+        Path, typer.Option(help="Apache Kafka's log dirs; a second run reuses them")
+    ] = Path(".riskstream/kafka"),
 ) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu) in the foreground, in memory."""
-    from streams.broker import BrokerUnavailable, EmbeddedBroker
+    """Run a broker in the foreground: the embedded one (Tansu, in memory), or Apache Kafka
+    from its Maven jars (needs java, and mvn for the first fetch)."""
+    from streams.broker import ApacheKafkaCluster, BrokerUnavailable, EmbeddedBroker
 
+    if kind not in ("embedded", "apache"):
+        raise typer.Exit(_fail(f"unknown broker kind {kind!r}: use embedded or apache"))
     try:
+        if kind == "apache":
+            with ApacheKafkaCluster(data, nodes=nodes) as cluster:
+                typer.echo(
+                    f"Apache Kafka ({nodes} node(s)) on {cluster.bootstrap}, data in {data}; "
+                    "Ctrl-C stops"
+                )
+                while all(node.running for node in cluster.nodes):
+                    time.sleep(0.5)
+                return
         with EmbeddedBroker(port=port, quiet=False) as running:
             typer.echo(f"broker listening on {running.bootstrap} (memory storage); Ctrl-C stops")
             while running.running:
