@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
+from streams.broker import ApacheKafkaCluster, EmbeddedBroker, KafkaToolMissing, kafka_jars
 from streams.testing import Deployment, new_deployment
+
+# CI sets this: there, a missing java or mvn is a broken machine, not a reason to skip
+REQUIRE_APACHE_KAFKA = "RISKSTREAM_REQUIRE_APACHE_KAFKA"
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,31 @@ def broker() -> Iterator[EmbeddedBroker]:
 def deployment(broker: EmbeddedBroker, tmp_path: Path) -> Deployment:
     """A fresh set of topics on the session broker."""
     return new_deployment(broker.bootstrap, tmp_path)
+
+
+def _apache_kafka(tmp_path_factory: pytest.TempPathFactory, nodes: int) -> ApacheKafkaCluster:
+    try:
+        jars = kafka_jars()
+    except KafkaToolMissing as exc:
+        if os.environ.get(REQUIRE_APACHE_KAFKA) == "1":
+            pytest.fail(f"{exc} ({REQUIRE_APACHE_KAFKA}=1)", pytrace=False)
+        pytest.skip(str(exc))
+    return ApacheKafkaCluster(tmp_path_factory.mktemp(f"kafka{nodes}"), nodes=nodes, jars=jars)
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafkaCluster]:
+    """One Apache Kafka node (KRaft, replication factor 1) for the session, on disk: a test
+    may kill and restart it, and must leave it running."""
+    with _apache_kafka(tmp_path_factory, 1) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ApacheKafkaCluster]:
+    """Three Apache Kafka nodes (replication factor 3, min.insync.replicas 2) for the
+    session; a test that kills a node starts it again."""
+    with _apache_kafka(tmp_path_factory, 3) as running:
+        yield running
