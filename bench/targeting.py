@@ -57,8 +57,9 @@ ABLATIONS: Mapping[str, Mapping[str, Any]] = {
     "weight_clip_3": {"weight_clip": 3.0},
     "weight_clip_5": {"weight_clip": 5.0},
     "weight_clip_20": {"weight_clip": 20.0},
-    "shrinkage_2": {"ensemble": {"prior_strength": 2.0}},
+    "shrinkage_10": {"ensemble": {"prior_strength": 10.0}},
     "shrinkage_20": {"ensemble": {"prior_strength": 20.0}},
+    "stacker_rate_0.03": {"ensemble": {"learning_rate": 0.03}},
     "no_challenger": {"challenger_learning_rate": None},
     "warm_start_only": {"frozen": True},
 }

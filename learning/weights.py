@@ -16,10 +16,12 @@ inspected events weighted by ``1 / p`` are unbiased estimates of the sums over a
 
 The price is variance: a single random pick with ``p = 0.5 %`` weighs 200 model picks. For
 learning, :func:`ipw` clips the weight (at 20 unless told). The learner's clip is 1
-(:data:`LEARNING_CLIP`), which learns every outcome with weight 1: on the targeting benchmark's worlds a clip of 20 (one random pick taking an
-SGD step twenty times the size) lost Precision@5% and ROC AUC on every world and seed tried
-against a clip of 1 (bench/targeting_ablations.json, ``weight_clip_*``). The propensities
-stay in every scored record, so estimates stay unbiased; only the SGD steps ignore them. For estimates, :func:`weighted_rate` normalises by the sum of weights
+(:data:`LEARNING_CLIP`), which learns every outcome with weight 1: on the targeting
+benchmark's worlds a clip of 20 (one random pick taking an SGD step twenty times the size)
+ranked worse than a clip of 1, in ROC AUC on every world and seed tried and in Precision@5%
+on most (bench/targeting_ablations.json, ``weight_clip_*``). The propensities stay in every
+scored record, so estimates stay unbiased; only the SGD steps ignore them. For estimates,
+:func:`weighted_rate` normalises by the sum of weights
 (Hajek), unclipped by default.
 """
 

@@ -66,7 +66,8 @@ def test_only_random_picks_count_and_the_thresholds_hold() -> None:
 
 def test_an_equal_challenger_is_never_promoted() -> None:
     champion = RiskModel(seed=1)
-    arena = ChampionChallenger(with_learning_rate(champion, 0.03),
+    same_rate = champion.ensemble("passenger").stacker.learning_rate
+    arena = ChampionChallenger(with_learning_rate(champion, same_rate),
                                PromotionRule(min_random_outcomes=50, min_findings=3,
                                              min_improvement=1e-9))
     assert play(champion, arena, "passenger", 2_000, random_share=0.3) == []
@@ -77,7 +78,7 @@ def test_an_equal_challenger_is_never_promoted() -> None:
 def test_with_learning_rate_copies_and_leaves_the_champion_alone() -> None:
     champion = RiskModel(seed=1)
     tuned = with_learning_rate(champion, 0.2)
-    assert champion.ensemble("courier").stacker.learning_rate == 0.03
+    assert champion.ensemble("courier").stacker.learning_rate == 0.01  # the default
     assert tuned.ensemble("courier").learning_rate == 0.2
     assert tuned.ensembles["courier"] is not champion.ensembles["courier"]
     with pytest.raises(ValueError, match="learning_rate must be positive"):

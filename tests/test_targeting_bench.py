@@ -1,11 +1,12 @@
 """A small world of the targeting benchmark, run through the production replay path.
 
-bench/targeting.json has the full figures on every world and seed. This test holds, on one
-fixed seed, the margin riskstream reaches there, so a regression in the learning core shows
-here. Measured when it was written (per-kind profile evidence, unweighted learning):
-P@5% 0.145 against the River target-encoding baseline's 0.137 and random's 0.040 on this
-small world (10,500 rows), ROC AUC 0.731 against 0.713. The test asks for at least the
-baseline's P@5% and ROC AUC, and 2x random.
+bench/targeting.json has the full figures on every world and seed, including those where
+riskstream misses the issue's margin. This test holds, on one fixed small world (national
+import declarations, seed 1, 30% of its rows: 10,500), the margin that riskstream reaches
+there, so that a regression in the learning core shows in make test. Measured when it was
+written: P@5% 0.477 against the River target-encoding baseline's 0.422 (1.13x) and ROC AUC
+0.726 against 0.679. The test asks for 1.05x the baseline's P@5%, 0.02 more ROC AUC, and
+2x random.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from simulator.worlds import generate
 pytestmark = pytest.mark.slow
 
 
-def test_riskstream_on_a_small_world_beats_random_and_holds_its_floor(tmp_path: Path) -> None:
-    world = generate("express_courier", seed=1, scale=0.3)
+def test_riskstream_beats_the_baseline_on_a_small_world(tmp_path: Path) -> None:
+    world = generate("national_imports", seed=1, scale=0.3)
     ours = measured(riskstream(world, tmp_path), world)
     baseline = measured(river_te(world), world)
     chance = measured(random_selection(world), world)
@@ -32,8 +33,8 @@ def test_riskstream_on_a_small_world_beats_random_and_holds_its_floor(tmp_path: 
     print(f"P@5%: riskstream {p5:.3f}, river_te {base_p5:.3f}, random {random_p5:.3f}; "
           f"AUC {ours['roc_auc']:.3f} vs {baseline['roc_auc']:.3f}")
     assert p5 >= 2.0 * random_p5
-    assert p5 >= 1.0 * base_p5
-    assert ours["roc_auc"] >= baseline["roc_auc"]
+    assert p5 >= 1.05 * base_p5
+    assert ours["roc_auc"] >= baseline["roc_auc"] + 0.02
 
 
 def test_report_has_the_issue_format_and_renders_a_table() -> None:
