@@ -13,8 +13,9 @@ Every system is judged on the last three months (``World.measure_from``): pooled
 Precision@n% for n = 1, 5 and 10% and ROC AUC, as :func:`streams.replay.report.figures`
 computes them. The report goes to ``bench/targeting.json``; :func:`readme_table` renders the
 README's table from it. ``--ablations-only`` replays riskstream variants (each sub-scorer
-alone, per-kind profile evidence, weight clipping, profile shrinkage, no challenger, warm
-start only) on the first seed at ``--ablation-scale`` into ``bench/targeting_ablations.json``.
+alone, the combined profile evidence, weight clipping, profile shrinkage, the stacker's
+step, no challenger, warm start only) on the first seed at ``--ablation-scale`` into
+``bench/targeting_ablations.json``.
 """
 
 from __future__ import annotations
@@ -220,7 +221,29 @@ def summary(worlds: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str
 
 
 def readme_table(report: Mapping[str, Any]) -> str:
-    """The README's targeting table: mean over seeds per world, from the report."""
+    """The README's targeting tables: mean over seeds per world, then the issue's margins on
+    every world and seed, from the report."""
+    return summary_table(report) + "\n\n" + margins_table(report)
+
+
+def margins_table(report: Mapping[str, Any]) -> str:
+    """riskstream's P@5% against the baseline's and the anchor's, per world and seed."""
+    figures_of = {(w["name"], w["seed"]): w["systems"] for w in report["worlds"]}
+    lines = [
+        "| world | seed | riskstream P@5% | / baseline_river_te | / offline_gbdt | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report["checks"]["per_world"]:
+        p5 = figures_of[(row["world"], row["seed"])]["riskstream"]["precision_at"]["0.05"]
+        met = row["met_baseline"] and row.get("met_gbdt", True)
+        lines.append(f"| {row['world']} | {row['seed']} | {p5:.3f} | "
+                     f"{row['p5_to_baseline']:.2f}x | {row.get('p5_to_gbdt', 0.0):.2f}x | "
+                     f"{'yes' if met else 'no'} |")
+    return "\n".join(lines)
+
+
+def summary_table(report: Mapping[str, Any]) -> str:
+    """Mean P@n% and ROC AUC per world and system, over the seeds."""
     lines = [
         "| world | system | P@1% | P@5% | P@10% | ROC AUC |",
         "|---|---|---|---|---|---|",
