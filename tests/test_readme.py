@@ -43,3 +43,14 @@ def test_targeting_table_is_the_committed_report() -> None:
 
     report = json.loads((Path(__file__).parent.parent / "bench" / "targeting.json").read_text())
     assert readme_table(report) in README, "run make bench-targeting, then paste its table"
+
+
+def test_ablation_table_is_the_committed_report() -> None:
+    import json
+
+    from bench.targeting import ablation_table
+
+    report = json.loads(
+        (Path(__file__).parent.parent / "bench" / "targeting_ablations.json").read_text()
+    )
+    assert ablation_table(report["worlds"]) in README, "run make bench-targeting, then paste it"
