@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from scorers.anomaly import AnomalyScorer
@@ -74,6 +75,20 @@ _NEUTRAL_MEMORY = 10_000.0
 # sub-score prefix of an entity kind's lift over its parent, kept in the scored record as
 # the sigmoid of the log-odds lift (0.5: no lift)
 LIFT = "lift."
+
+
+# log-odds of the 1e-6 clip evidence() applies to a lift sub-score
+_MAX_LIFT = math.log((1.0 - 1e-6) / 1e-6)
+
+
+@cache
+def _lift_name(kind: str) -> str:
+    return LIFT + kind
+
+
+@cache
+def _evidence_name(lift_name: str) -> str:
+    return "profile." + lift_name[len(LIFT):]
 
 
 def profile_keys(features: Features, entities: Mapping[str, str]) -> dict[str, str]:
@@ -292,8 +307,11 @@ class StreamEnsemble:
             "profile": profile,
             "profile_base": _sigmoid(self.neutral["profile"][1]),
         }
+        exp = math.exp
         for kind, lift in lifts.items():
-            sub[f"{LIFT}{kind}"] = _sigmoid(lift)  # sub-scores stay in [0, 1]
+            # sub-scores stay in [0, 1]; evidence() takes the log-odds back (|lift| < 13.8)
+            lift = _MAX_LIFT if lift > _MAX_LIFT else -_MAX_LIFT if lift < -_MAX_LIFT else lift
+            sub[_lift_name(kind)] = 1.0 / (1.0 + exp(-lift))
         if self.valuation is not None:
             valuation = self.valuation.scores_one(self._priced(features))
             sub["valuation_under"] = valuation["under"]
@@ -327,11 +345,11 @@ class StreamEnsemble:
                 base = sub_scores.get(f"{base_of}_base", 0.5)
                 e[base_of] = _logit(sub_scores[base_of]) - _logit(base)
         if per_kind:
-            log, cut = math.log, len(LIFT)
+            log = math.log
             for name, lift in sub_scores.items():
                 if name.startswith(LIFT):
                     p = 1e-6 if lift < 1e-6 else 1.0 - 1e-6 if lift > 1.0 - 1e-6 else lift
-                    e["profile." + name[cut:]] = log(p / (1.0 - p))
+                    e[_evidence_name(name)] = log(p / (1.0 - p))
         for name in _ONE_SIDED:
             value = sub_scores.get(name)
             if value is not None:

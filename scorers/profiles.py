@@ -58,6 +58,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _lift(rate: float, parent: float) -> float:
+    """``_logit(rate) - _logit(parent)`` with one logarithm instead of two."""
+    rate = 1e-6 if rate < 1e-6 else 1.0 - 1e-6 if rate > 1.0 - 1e-6 else rate
+    parent = 1e-6 if parent < 1e-6 else 1.0 - 1e-6 if parent > 1.0 - 1e-6 else parent
+    return math.log(rate * (1.0 - parent) / (parent * (1.0 - rate)))
+
+
 class ProfileScorer:
     """Smoothed finding rates per entity key, falling back to the parent level.
 
@@ -283,7 +290,7 @@ class ProfileScorer:
     def score_and_lifts_one(self, x: Features) -> tuple[float, dict[str, float]]:
         """:meth:`score_one` and :meth:`lifts_one` at the cost of one."""
         rates = self._rates(x)
-        lifts = {kind: _logit(rate) - _logit(parent) for kind, (rate, parent) in rates.items()}
+        lifts = {kind: _lift(rate, parent) for kind, (rate, parent) in rates.items()}
         return self._score(rates, lifts), lifts
 
     def score_one(self, x: Features) -> float:
