@@ -374,14 +374,19 @@ def test_faust_engine_recreates_the_topics_and_resumes_scoring(
             if m.key().decode() in wanted - set(keys)
         )
         partitions = partition_counts(deployment)
+        committed, ends = committed_offsets(deployment), partition_ends(deployment)
         alive = scorer.poll() is None
+    beyond = sorted((topic.split(".")[1], p, offset, ends[(topic, p)])
+                    for (topic, p), offset in committed.items() if offset > ends[(topic, p)])
     report = (f"faust engine: {len(wanted)} events acknowledged after the restart, "
               f"{len(wanted & set(keys))} scored; skipped (stream, partition, offset): "
-              f"{skipped}; worker alive: {alive}")
+              f"{skipped}; committed beyond the end of the new logs (stream, partition, "
+              f"offset, end): {beyond}; worker alive: {alive}")
     print(report)
     assert alive, report
     for spec in deployment.topology.specs():
         assert partitions.get(spec.name) == spec.partitions, f"{spec.name}\n{report}"
     assert len(wanted & set(keys)) > 0.9 * len(wanted), f"scoring did not resume\n{report}"
     assert not skipped, report
+    assert not beyond, f"an offset of the lost logs was committed on the new ones\n{report}"
 
