@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any, Protocol
 
 from scorers.anomaly import AnomalyScorer
@@ -79,14 +79,16 @@ LIFT = "lift."
 
 # log-odds of the 1e-6 clip evidence() applies to a lift sub-score
 _MAX_LIFT = math.log((1.0 - 1e-6) / 1e-6)
+# names are built once per kind; bounded, since attr_* kinds come with the traffic
+_NAMES_CACHED = 4096
 
 
-@cache
+@lru_cache(maxsize=_NAMES_CACHED)
 def _lift_name(kind: str) -> str:
     return LIFT + kind
 
 
-@cache
+@lru_cache(maxsize=_NAMES_CACHED)
 def _evidence_name(lift_name: str) -> str:
     return "profile." + lift_name[len(LIFT):]
 

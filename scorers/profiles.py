@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from schemas.pseudonymise import TOKEN_PREFIX  # what ingest puts before every token
@@ -330,7 +330,7 @@ class ProfileScorer:
 _PARENTS = frozenset(PARENT.values())
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: attr_* kinds come with the traffic
 def _parents_first(kinds: tuple[str, ...]) -> tuple[str, ...]:
     """``kinds`` with every parent before its children (one sort per set of kinds)."""
     return tuple(sorted(kinds, key=_depth))
