@@ -25,12 +25,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from test_broker_restart import OUTCOME_EVERY, feed_outcome
 from test_fastpath import committed_offsets, verdict_keys_covering
 from test_faults import HUBS
 from test_learning_loop import scrape, wait_for
@@ -46,7 +46,6 @@ from streams.topology import STREAM_SCHEMAS, STREAMS
 pytestmark = [pytest.mark.apache_kafka, pytest.mark.slow]
 
 RATE = 100  # events per second, over the three streams
-OUTCOME_EVERY = 3  # an inspection outcome for every third event
 AFTER_RESTART = 300  # events acknowledged after the restart before the feed stops
 APPLIED = "riskstream_learner_records_total{fate=applied,input=outcomes}"
 SEEN_OUTCOMES = "riskstream_learner_records_total{fate=seen,input=outcomes}"
@@ -92,13 +91,7 @@ class AckedFeed(threading.Thread):
                           self.codec.encode(STREAM_SCHEMAS[stream], record), event_id,
                           self._on_event)
             if n % OUTCOME_EVERY == 0:
-                finding = n % (5 * OUTCOME_EVERY) == 0
-                outcome = {
-                    "event_id": event_id, "stream": stream,
-                    "result": "seizure" if finding else "no_finding", "severity": int(finding),
-                    "recovered_amount": Decimal("0.00"), "outcome_time": datetime.now(UTC),
-                    "officer_unit": "unit_test",
-                }
+                outcome = feed_outcome(stream, event_id, n)
                 self._produce(self.topology.outcomes,
                               self.codec.encode("InspectionOutcome", outcome), event_id,
                               self._on_outcome)

@@ -56,6 +56,17 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 RATE = 100  # events per second, over the three streams
 OUTCOME_EVERY = 3  # an inspection outcome for every third event
+
+
+def feed_outcome(stream: str, event_id: str, n: int) -> dict[str, Any]:
+    """The inspection outcome a feed sends for its ``n``-th event: every fifth a seizure."""
+    finding = n % (5 * OUTCOME_EVERY) == 0
+    return {
+        "event_id": event_id, "stream": stream,
+        "result": "seizure" if finding else "no_finding", "severity": int(finding),
+        "recovered_amount": Decimal("0.00"), "outcome_time": datetime.now(UTC),
+        "officer_unit": "unit_test",
+    }
 DOWN_S = 1.0
 APPLIED = "riskstream_learner_records_total{fate=applied,input=outcomes}"
 
@@ -110,16 +121,9 @@ class SteadyFeed(threading.Thread):
         self.producer.flush(30)
 
     def _inspect(self, stream: str, event_id: str, n: int) -> None:
-        finding = n % (5 * OUTCOME_EVERY) == 0
-        outcome = {
-            "event_id": event_id, "stream": stream,
-            "result": "seizure" if finding else "no_finding", "severity": int(finding),
-            "recovered_amount": Decimal("0.00"), "outcome_time": datetime.now(UTC),
-            "officer_unit": "unit_test",
-        }
         self.producer.produce(
             self.topology.outcomes,
-            self.codec.encode("InspectionOutcome", outcome),
+            self.codec.encode("InspectionOutcome", feed_outcome(stream, event_id, n)),
             key=event_id.encode(),
             on_delivery=self._delivered(self.outcome_acked, self.outcome_failed),
         )
