@@ -284,8 +284,7 @@ class ProfileScorer:
         >>> {k: round(v, 2) for k, v in profiles.lifts_one({"importer": "px_a"}).items()}
         {'importer': 0.68}
         """
-        return {kind: _logit(rate) - _logit(parent) for kind, (rate, parent)
-                in self._rates(x).items()}
+        return self.score_and_lifts_one(x)[1]
 
     def score_and_lifts_one(self, x: Features) -> tuple[float, dict[str, float]]:
         """:meth:`score_one` and :meth:`lifts_one` at the cost of one."""
