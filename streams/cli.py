@@ -99,14 +99,24 @@ def worker(
     ] = None,
 ) -> None:
     """Run a scorer worker until stopped."""
-    engine = engine or Settings().engine
+    settings = Settings()
+    engine = engine or settings.engine
     if engine == "fast":
         from streams.fastpath import run_fast_worker
+        from streams.transactions import ExactlyOnceUnsupported
 
         _configure_logging()
-        raise typer.Exit(run_fast_worker())
+        try:
+            raise typer.Exit(run_fast_worker())
+        except ExactlyOnceUnsupported as exc:
+            raise typer.Exit(_fail(str(exc))) from None
     if engine != "faust":
         raise typer.Exit(_fail(f"unknown engine {engine!r}: use faust or fast"))
+    if settings.processing_guarantee == "exactly_once":
+        raise typer.Exit(_fail(
+            "exactly_once is implemented by the fast engine; use --engine fast, or "
+            "RISKSTREAM_PROCESSING_GUARANTEE=at_least_once with faust"
+        ))
     from streams.worker import run_worker
 
     run_worker()
@@ -118,9 +128,13 @@ def learner(
 ) -> None:
     """Run the learner: the single writer of learned state, publishing model snapshots."""
     from streams.learner import run_learner
+    from streams.transactions import ExactlyOnceUnsupported
 
     _configure_logging()
-    run_learner(duration)
+    try:
+        run_learner(duration)
+    except ExactlyOnceUnsupported as exc:
+        raise typer.Exit(_fail(str(exc))) from None
 
 
 @cli.command()

@@ -25,6 +25,13 @@ with the guarantees of the faust agent:
   topics are created again with their partition counts, and the consumer joins its group
   again so that it reads them (from their start, as no offset was committed on them).
 
+* exactly-once (``RISKSTREAM_PROCESSING_GUARANTEE=exactly_once``, Apache Kafka only,
+  checked at start-up by :func:`~streams.transactions.check_transactions`): the outputs of
+  the records read in one interval (``RISKSTREAM_TRANSACTION_EVERY_S``) and their input
+  offsets are committed in one transaction. If it aborts (or the worker dies in it),
+  ``read_committed`` readers never see its outputs and the records are scored again from
+  the committed offsets. A fenced worker (another process took its transactional id) stops.
+
 Run it with ``riskstream worker --engine fast`` (or ``python -m streams.fastpath``);
 :func:`run_fast_worker` is the entry point.
 """
@@ -58,6 +65,7 @@ from streams.scoring import ScoringService
 from streams.settings import Settings
 from streams.snapshots import SnapshotFollower
 from streams.topology import STREAMS, Topology
+from streams.transactions import check_transactions, transactional_producer
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +139,8 @@ class FastWorker:
     scoring
         The scoring service; default: built from ``settings`` when :meth:`run` starts.
     commit_every_s
-        Flush and commit at most this often (and on every revoke and at the end).
+        Flush and commit at most this often (and on every revoke and at the end); default
+        1 s, or ``transaction_every_s`` in exactly-once mode.
     max_batch
         Records taken from the consumer's queue per round.
     assignment_strategy
@@ -150,12 +159,15 @@ class FastWorker:
         self,
         settings: Settings,
         scoring: ScoringService | None = None,
-        commit_every_s: float = COMMIT_EVERY_S,
+        commit_every_s: float | None = None,
         max_batch: int = MAX_BATCH,
         assignment_strategy: str = "range",
     ) -> None:
         self.settings = settings
         self.scoring = scoring
+        self.exactly_once = settings.processing_guarantee == "exactly_once"
+        if commit_every_s is None:
+            commit_every_s = settings.transaction_every_s if self.exactly_once else COMMIT_EVERY_S
         self.commit_every_s = commit_every_s
         self.max_batch = max_batch
         self.assignment_strategy = assignment_strategy
@@ -169,6 +181,7 @@ class FastWorker:
         self._stop = threading.Event()
         self._outages_seen = 0  # outages of the watch that the ledger has been cleared for
         self._failed_deliveries = 0
+        self._in_transaction = False
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
 
@@ -180,6 +193,8 @@ class FastWorker:
 
     def run(self, duration_s: float | None = None) -> int:
         """Score until stopped (or ``duration_s``); return the number of records scored."""
+        if self.exactly_once:
+            check_transactions(self.settings)  # refuses a broker without real transactions
         scoring = self.scoring or build_scoring_service(self.settings)
         self.scoring = scoring
         # a record scored before a crash but not committed comes again: it gets the decision
@@ -197,14 +212,7 @@ class FastWorker:
                 "models topic not read to its end within 10 s; scoring with %s",
                 scoring.model.version,
             )
-        producer = Producer(
-            producer_config(
-                self.settings,
-                **watch.client_settings(),
-                # only failures call back: no Python call per delivered record
-                **{"delivery.report.only.error": True, "on_delivery": self._on_delivery},
-            )
-        )
+        producer = self._new_producer()
         consumer = Consumer(
             consumer_config(
                 self.settings,
@@ -245,6 +253,17 @@ class FastWorker:
                 watch.stop()
         return self.scored_total
 
+    def _new_producer(self) -> Producer:
+        overrides = {
+            **self.watch.client_settings(),
+            # only failures call back: no Python call per delivered record
+            "delivery.report.only.error": True,
+            "on_delivery": self._on_delivery,
+        }
+        if self.exactly_once:
+            return transactional_producer(self.settings, "scorer", **overrides)
+        return Producer(producer_config(self.settings, **overrides))
+
     def _subscribe(self, consumer: Consumer) -> None:
         consumer.subscribe(
             list(self.topics),
@@ -276,6 +295,9 @@ class FastWorker:
                 # fetched before a revoke that ran inside this consume(): the new owner
                 # reads it from the committed offset, so scoring it here would duplicate it
                 continue
+            if self.exactly_once and not self._in_transaction:
+                producer.begin_transaction()
+                self._in_transaction = True
             started = time.perf_counter()
             result = scoring.process(topic, partition, offset, message.key(), message.value())
             for out in result.outbound:
@@ -304,6 +326,8 @@ class FastWorker:
 
     def _commit(self, consumer: Consumer, only: list[Partition] | None = None) -> bool:
         """Commit what was scored once its output is acknowledged; False if not committed."""
+        if self.exactly_once:
+            return self._commit_transaction(consumer)
         if self._read_before_an_outage():
             return False
         if self.watch.unreachable:  # nothing can be acknowledged now; try again later
@@ -339,6 +363,68 @@ class FastWorker:
         metrics.record_commit(time.perf_counter() - started)
         self.ledger.committed(offsets)
         return True
+
+    def _commit_transaction(self, consumer: Consumer) -> bool:
+        """Commit the open transaction: the outputs and the input offsets of everything it
+        read (on a partial revoke too: all of it was scored). False if nothing committed."""
+        producer = self._producer
+        if not self._in_transaction or producer is None:
+            return True
+        if self.watch.unreachable:
+            # librdkafka holds the outputs; a transaction that outlives its timeout is
+            # aborted by the broker, and the commit below then fails and rewinds
+            return False
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self.ledger.to_commit().items()]
+        started = time.perf_counter()
+        try:
+            if offsets:
+                producer.send_offsets_to_transaction(
+                    offsets, consumer.consumer_group_metadata(), FLUSH_TIMEOUT_S
+                )
+            self._retrying(lambda: producer.commit_transaction(FLUSH_TIMEOUT_S))
+        except KafkaException as exc:
+            self._abort_transaction(consumer, exc)
+            return False
+        self._in_transaction = False
+        metrics.record_commit(time.perf_counter() - started)
+        metrics.record_transaction("committed")
+        self.ledger.committed()
+        self._failed_deliveries = 0
+        return True
+
+    @staticmethod
+    def _retrying(operation: Any, attempts: int = 3) -> None:
+        """Run a transaction call again while librdkafka says the error is retriable."""
+        for attempt in range(attempts):
+            try:
+                operation()
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or attempt == attempts - 1:
+                    raise
+
+    def _abort_transaction(self, consumer: Consumer, cause: KafkaException | None) -> None:
+        """Abort the open transaction and read its records again; stop if fenced."""
+        producer, error = self._producer, None if cause is None else cause.args[0]
+        if error is not None and error.fatal():
+            # another process took this transactional id (or the producer is unusable):
+            # whatever this one does now would be a zombie's write
+            log.error("transactional producer fenced, stopping: %s", error.str())
+            raise cause  # type: ignore[misc]
+        log.warning("transaction aborted, its records are scored again: %s",
+                    "partitions lost" if error is None else error.str())
+        if producer is not None:
+            try:
+                producer.abort_transaction(FLUSH_TIMEOUT_S)
+            except KafkaException as exc:
+                if exc.args[0].fatal():
+                    log.error("transactional producer fenced, stopping: %s", exc)
+                    raise
+                log.warning("abort failed (%s); the broker aborts it on timeout", exc)
+        self._in_transaction = False
+        self._failed_deliveries = 0
+        metrics.record_transaction("aborted")
+        self._rewind(consumer)
 
     def _read_before_an_outage(self) -> bool:
         """True, and the ledger forgotten, if every broker was unreachable since the ledger
@@ -382,6 +468,8 @@ class FastWorker:
         lost = [(tp.topic or "", tp.partition) for tp in partitions]
         self.ledger.forget(lost)
         self.owned.difference_update(lost)
+        if self._in_transaction:  # its offsets can no longer be committed by this member
+            self._abort_transaction(consumer, None)
 
     def _use_model(self, meta: dict[str, Any], model: Any) -> None:
         scoring = self.scoring

@@ -49,6 +49,8 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "group.protocol": "classic",  # the embedded broker never assigns under KIP-848
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
+        # never see the records of an aborted transaction (exactly_once writers)
+        "isolation.level": "read_committed",
         "fetch.wait.max.ms": settings.fetch_max_wait_ms,
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
         "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),

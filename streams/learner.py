@@ -22,6 +22,12 @@ records it already knows are recognised by event id. It keeps its in-memory stat
 the group's re-formation (no state snapshot is left to restore), and publishes its model
 and state snapshots again as soon as it notices, so a scorer that starts later finds a
 model.
+
+In exactly-once mode (``RISKSTREAM_PROCESSING_GUARANTEE=exactly_once``) every snapshot is
+published in a Kafka transaction, and a state snapshot's transaction also commits the
+learner group's offsets to the offsets that state records: the snapshot and the offsets
+move together, and a learner killed mid-publication leaves no half snapshot to
+``read_committed`` readers (the scorers' follower, a restarting learner).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from streams.runtime import build_model
 from streams.settings import Settings
 from streams.snapshots import publish, read_newest
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
+from streams.transactions import check_transactions, transactional_producer
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +119,10 @@ class LearnerProcess:
         self.learner: Learner | None = None
         self.merge: TwoWayMerge[Message] = TwoWayMerge((SCORED, OUTCOMES))
         self.watch = BrokerWatch(settings, "learner")
-        self.producer = Producer(
-            producer_config(
-                settings,
-                **self.watch.client_settings(),
-                **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
-            )
-        )
+        self.exactly_once = settings.processing_guarantee == "exactly_once"
+        self._in_transaction = False
+        # exactly_once: made transactional by run(), which first checks the broker
+        self.producer = Producer(self._producer_config())
         self.consumer = Consumer(
             consumer_config(
                 settings,
@@ -137,6 +141,13 @@ class LearnerProcess:
         self.last_state_snapshot = -math.inf
         self.last_log_check = -math.inf
         self.lag = metrics.LagProbe()
+
+    def _producer_config(self) -> dict[str, Any]:
+        return producer_config(
+            self.settings,
+            **self.watch.client_settings(),
+            **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
+        )
 
     def restore(self) -> Learner:
         """The newest learner state from the models topic, or a fresh learner."""
@@ -194,6 +205,12 @@ class LearnerProcess:
         )
 
     def run(self, duration_s: float | None = None) -> None:
+        if self.exactly_once:
+            check_transactions(self.settings)  # refuses a broker without real transactions
+            self.producer = transactional_producer(
+                self.settings, "learner", **self.watch.client_settings(),
+                **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
+            )
         self.watch.start()
         self._subscribe()
         deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -215,9 +232,12 @@ class LearnerProcess:
         except KeyboardInterrupt:
             pass
         finally:
-            self.consumer.close()
-            self.producer.flush(10)
-            self.watch.stop()
+            try:
+                self._commit_transaction()  # learning events since the last snapshot
+            finally:
+                self.consumer.close()
+                self.producer.flush(10)
+                self.watch.stop()
 
     def _offer(self, message: Message) -> None:
         source = self.sources.get(message.topic() or "")
@@ -366,6 +386,7 @@ class LearnerProcess:
             "summary": summary,
             "details": {k: float(v) for k, v in details.items()},
         }
+        self._begin_transaction()
         self.producer.produce(
             self.topology.learning,
             self.codec.encode("LearningEvent", record),
@@ -387,17 +408,61 @@ class LearnerProcess:
         blob = learner.model_snapshot(
             self.key, now, created_at=created, extra=snapshot_extra(learner, self.settings)
         )
+        self._begin_transaction()
         publish(self.producer, self.settings, "model", blob)
         # The whole state (pending records included) is larger: publish it less often. A
         # restart from an older state replays more input and still ends in the same state.
+        offsets = None
         if republish or now - self.last_state_snapshot >= self.settings.state_snapshot_every_s:
             publish(self.producer, self.settings, "learner",
                     learner.state_snapshot(self.key, created_at=created))
             self.last_state_snapshot = now
+            offsets = dict(learner.offsets)
+        if not self._commit_transaction(offsets):
+            self.republish = True  # both snapshots again, at the next round
+            return
         if republish:
             self.republish = False
             log.warning("learner published its snapshots again (%s)", learner.version)
         metrics.record_snapshot(learner, json.dumps(learner.offsets))
+
+
+    # -- exactly-once ----------------------------------------------------------------------
+
+    def _begin_transaction(self) -> None:
+        if self.exactly_once and not self._in_transaction:
+            self.producer.begin_transaction()
+            self._in_transaction = True
+
+    def _commit_transaction(self, offsets: dict[str, int] | None = None) -> bool:
+        """Commit the open transaction, with the learner group's offsets set to
+        ``offsets`` (a state snapshot's); False if it had to be aborted."""
+        if not self._in_transaction:
+            return True
+        sources = {source: topic for topic, source in self.sources.items()}
+        try:
+            if offsets:
+                self.producer.send_offsets_to_transaction(
+                    [TopicPartition(sources[s], 0, o) for s, o in offsets.items() if s in sources],
+                    self.consumer.consumer_group_metadata(), 30,
+                )
+            self.producer.commit_transaction(30)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal():  # fenced: another learner process took this id
+                log.error("learner's transactional producer fenced, stopping: %s", error.str())
+                raise
+            log.warning("snapshot transaction aborted, publishing again: %s", error.str())
+            try:
+                self.producer.abort_transaction(30)
+            except KafkaException as again:
+                log.warning("abort failed (%s); the broker aborts it on timeout", again)
+            self._in_transaction = False
+            metrics.record_transaction("aborted")
+            return False
+        self._in_transaction = False
+        metrics.record_transaction("committed")
+        return True
 
 
 def run_learner(duration_s: float | None = None) -> None:

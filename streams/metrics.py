@@ -343,6 +343,13 @@ COMMIT_SECONDS = Histogram(
     buckets=COMMIT_BUCKETS,
     registry=SCORER,
 )
+TRANSACTIONS = Counter(
+    "riskstream_transactions_total",
+    "Kafka transactions of this process (exactly_once mode), committed or aborted; an "
+    "aborted one's inputs are read again",
+    ["result"],
+    registry=CONSUMERS,
+)
 MODEL_OUTCOMES_LEARNED = Gauge(
     "riskstream_model_outcomes_learned",
     "Outcomes the model in use has learned from (rises with every hot-swapped snapshot)",
@@ -486,6 +493,10 @@ def record_rebalance() -> None:
 
 def record_commit(seconds: float) -> None:
     COMMIT_SECONDS.observe(seconds)
+
+
+def record_transaction(result: str) -> None:
+    TRANSACTIONS.labels(result).inc()
 
 
 def record_lag(lag_by_topic: Mapping[str, int]) -> None:

@@ -134,6 +134,19 @@ class Settings(BaseSettings):
         description="StreamEnsemble parameters of a fresh model, e.g. "
         '{"prior_strength": 5} (JSON; see bench/targeting.json for their ablations)',
     )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once: the fast scorer and the learner write and commit in Kafka "
+        "transactions (Apache Kafka only; refused at start-up on a broker without them)",
+    )
+    transaction_every_s: float = Field(
+        0.1, gt=0, description="exactly_once: a scorer commits its transaction this often "
+        "(read_committed readers see verdicts then)",
+    )
+    transaction_timeout_s: float = Field(
+        10.0, gt=0, description="exactly_once: a transaction left open by a dead process is "
+        "aborted by the broker after this long (at once when the process restarts)",
+    )
     engine: Literal["fast", "faust"] = Field(
         "fast",
         description="scorer engine: fast (a confluent-kafka loop, 3x faust's events per "
