@@ -488,6 +488,12 @@ class ApacheKafkaCluster:
             # tests use 2 s sessions (streams.testing); Kafka refuses < 6 s by default
             "group.min.session.timeout.ms": "1000",
             "group.initial.rebalance.delay.ms": "0",
+            # the same for KIP-848 groups (group.protocol=consumer), whose sessions the
+            # broker sets: 45 s by default before a SIGKILLed member's partitions move
+            "group.consumer.min.session.timeout.ms": "1000",
+            "group.consumer.session.timeout.ms": "2000",
+            "group.consumer.min.heartbeat.interval.ms": "250",
+            "group.consumer.heartbeat.interval.ms": "500",
             # a killed node is fenced (its partitions get new leaders) after 3 s, not 9; and
             # it re-registers on restart only once its old session expired (11.6 s -> 5.7 s
             # for a one-node restart after kill -9 here)

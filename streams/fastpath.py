@@ -31,6 +31,8 @@ with the guarantees of the faust agent:
   offsets are committed in one transaction. If it aborts (or the worker dies in it),
   ``read_committed`` readers never see its outputs and the records are scored again from
   the committed offsets. A fenced worker (another process took its transactional id) stops.
+  A producer stuck in a transaction call (a librdkafka bug when the group coordinator
+  moves: :func:`~streams.transactions.within`) is replaced; its successor fences it.
 
 Run it with ``riskstream worker --engine fast`` (or ``python -m streams.fastpath``);
 :func:`run_fast_worker` is the entry point.
@@ -58,14 +60,19 @@ from confluent_kafka import (
 
 from streams import metrics
 from streams.admin import BrokerWatch
-from streams.kafka_config import consumer_config, producer_config
+from streams.kafka_config import producer_config, scorer_consumer_config
 from streams.recovery import remember_recent_decisions
 from streams.runtime import build_scoring_service
 from streams.scoring import ScoringService
 from streams.settings import Settings
 from streams.snapshots import SnapshotFollower
 from streams.topology import STREAMS, Topology
-from streams.transactions import check_transactions, transactional_producer
+from streams.transactions import (
+    TransactionStuck,
+    check_transactions,
+    commit,
+    transactional_producer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ MAX_BATCH = 500
 POLL_S = 0.1
 FLUSH_TIMEOUT_S = 30.0
 LAG_EVERY_S = 2.0
+COMMITTED_TIMEOUT_S = 10.0  # reading the group's offsets after a failed commit
+SLOW_COMMIT_S = 1.0
 
 Partition = tuple[str, int]
 
@@ -183,6 +192,7 @@ class FastWorker:
         self._failed_deliveries = 0
         self._in_transaction = False
         self._producer: Producer | None = None
+        self._abandoned: list[Producer] = []  # stuck in a call: kept alive, never used
         self._consumer: Consumer | None = None
 
     def stop(self) -> None:
@@ -194,7 +204,8 @@ class FastWorker:
     def run(self, duration_s: float | None = None) -> int:
         """Score until stopped (or ``duration_s``); return the number of records scored."""
         if self.exactly_once:
-            check_transactions(self.settings)  # refuses a broker without real transactions
+            # refuses a broker without real transactions
+            check_transactions(self.settings, "scorer")
         scoring = self.scoring or build_scoring_service(self.settings)
         self.scoring = scoring
         # a record scored before a crash but not committed comes again: it gets the decision
@@ -212,16 +223,10 @@ class FastWorker:
                 "models topic not read to its end within 10 s; scoring with %s",
                 scoring.model.version,
             )
-        producer = self._new_producer()
-        consumer = Consumer(
-            consumer_config(
-                self.settings,
-                self.group_id,
-                **watch.client_settings(),
-                **{"partition.assignment.strategy": self.assignment_strategy},
-            )
-        )
-        self._producer, self._consumer = producer, consumer
+        producer = self._producer = self._new_producer()
+        consumer = Consumer(scorer_consumer_config(
+            self.settings, self.group_id, self.assignment_strategy, **watch.client_settings()))
+        self._consumer = consumer
         self._subscribe(consumer)
         deadline = None if duration_s is None else time.monotonic() + duration_s
         last_commit = last_lag = time.monotonic()
@@ -232,12 +237,15 @@ class FastWorker:
                 first = consumer.poll(POLL_S)
                 if first is not None:
                     more = consumer.consume(self.max_batch - 1, 0)  # what is already fetched
+                producer = self._producer or producer  # a revoke in there may replace it
+                if first is not None:
                     self._score(scoring, producer, [first, *more])
                 producer.poll(0)  # serve delivery failures and keep the queue moving
                 now = time.monotonic()
                 if now - last_commit >= self.commit_every_s:
                     self._commit(consumer)
                     last_commit = now
+                    producer = self._producer or producer  # replaced if it was stuck
                 if now - last_lag >= LAG_EVERY_S:
                     self._record_lag(consumer)
                     last_lag = now
@@ -249,7 +257,7 @@ class FastWorker:
             finally:
                 consumer.close()  # leaves the group: the others rebalance at once
                 follower.stop()
-                producer.flush(FLUSH_TIMEOUT_S)
+                (self._producer or producer).flush(FLUSH_TIMEOUT_S)
                 watch.stop()
         return self.scored_total
 
@@ -377,31 +385,23 @@ class FastWorker:
         offsets = [TopicPartition(t, p, o) for (t, p), o in self.ledger.to_commit().items()]
         started = time.perf_counter()
         try:
-            if offsets:
-                producer.send_offsets_to_transaction(
-                    offsets, consumer.consumer_group_metadata(), FLUSH_TIMEOUT_S
-                )
-            self._retrying(lambda: producer.commit_transaction(FLUSH_TIMEOUT_S))
+            commit(producer, offsets, consumer.consumer_group_metadata(),
+                   self.settings.transaction_timeout_s)
         except KafkaException as exc:
             self._abort_transaction(consumer, exc)
             return False
+        except TransactionStuck as exc:
+            self._replace_producer(consumer, exc)
+            return False
         self._in_transaction = False
-        metrics.record_commit(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        if took > SLOW_COMMIT_S:  # a coordinator moving, typically; verdicts waited this long
+            log.warning("transaction commit took %.1f s", took)
+        metrics.record_commit(took)
         metrics.record_transaction("committed")
         self.ledger.committed()
         self._failed_deliveries = 0
         return True
-
-    @staticmethod
-    def _retrying(operation: Any, attempts: int = 3) -> None:
-        """Run a transaction call again while librdkafka says the error is retriable."""
-        for attempt in range(attempts):
-            try:
-                operation()
-                return
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or attempt == attempts - 1:
-                    raise
 
     def _abort_transaction(self, consumer: Consumer, cause: KafkaException | None) -> None:
         """Abort the open transaction and read its records again; stop if fenced."""
@@ -426,6 +426,19 @@ class FastWorker:
         metrics.record_transaction("aborted")
         self._rewind(consumer)
 
+    def _replace_producer(self, consumer: Consumer, cause: TransactionStuck) -> None:
+        """Give up on a producer stuck in a transaction call: a new one with the same
+        transactional id fences it and aborts its transaction; read those records again."""
+        log.warning("%s; replacing the producer (its transaction is aborted), the records "
+                    "are scored again", cause)
+        if self._producer is not None:  # freeing it mid-call would crash the process
+            self._abandoned.append(self._producer)
+        self._producer = self._new_producer()
+        self._in_transaction = False
+        self._failed_deliveries = 0
+        metrics.record_transaction("aborted")
+        self._rewind(consumer)
+
     def _read_before_an_outage(self) -> bool:
         """True, and the ledger forgotten, if every broker was unreachable since the ledger
         was last emptied.
@@ -443,12 +456,34 @@ class FastWorker:
         return True
 
     def _rewind(self, consumer: Consumer) -> None:
-        for (topic, partition), offset in self.ledger.rewind_points().items():
+        points = self.ledger.rewind_points()
+        if self.exactly_once:
+            points = self._past_committed(consumer, points)
+        for (topic, partition), offset in points.items():
             try:
                 consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:
                 log.warning("cannot rewind %s[%d] to %d: %s", topic, partition, offset, exc)
         self.ledger.forget()
+
+    def _past_committed(
+        self, consumer: Consumer, points: dict[Partition, int]
+    ) -> dict[Partition, int]:
+        """Rewind points, moved past the group's committed offsets: a commit that timed out
+        or got stuck may still have gone through (seen in a rolling restart), and its
+        records must not be scored, and written, a second time."""
+        try:
+            committed = consumer.committed(
+                [TopicPartition(t, p) for t, p in points], timeout=COMMITTED_TIMEOUT_S)
+        except KafkaException as exc:
+            log.warning("committed offsets unreadable (%s); rewinding to the last known", exc)
+            return points
+        moved = dict(points)
+        for tp in committed:
+            key = (tp.topic or "", tp.partition)
+            if tp.error is None and tp.offset > moved.get(key, -1):
+                moved[key] = tp.offset
+        return moved
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.owned.update((tp.topic, tp.partition) for tp in partitions)

@@ -56,3 +56,21 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
         **overrides,
     }
+
+
+def scorer_consumer_config(
+    settings: Settings, group_id: str, assignment_strategy: str, **overrides: Any
+) -> dict[str, Any]:
+    """The scorers' consumer, in the group protocol of ``settings.group_protocol``.
+
+    Under KIP-848 (``consumer``) the broker assigns partitions and owns the session
+    timing: librdkafka refuses the classic protocol's assignor and timeouts there.
+    """
+    config = consumer_config(settings, group_id, **overrides)
+    if settings.group_protocol == "consumer":
+        config["group.protocol"] = "consumer"
+        for classic_only in ("session.timeout.ms", "heartbeat.interval.ms"):
+            config.pop(classic_only, None)
+    else:
+        config["partition.assignment.strategy"] = assignment_strategy
+    return config

@@ -57,7 +57,12 @@ from streams.runtime import build_model
 from streams.settings import Settings
 from streams.snapshots import publish, read_newest
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
-from streams.transactions import check_transactions, transactional_producer
+from streams.transactions import (
+    TransactionStuck,
+    check_transactions,
+    commit,
+    transactional_producer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +128,7 @@ class LearnerProcess:
         self._in_transaction = False
         # exactly_once: made transactional by run(), which first checks the broker
         self.producer = Producer(self._producer_config())
+        self.abandoned: list[Producer] = []  # stuck in a transaction call: never used again
         self.consumer = Consumer(
             consumer_config(
                 settings,
@@ -146,6 +152,12 @@ class LearnerProcess:
         return producer_config(
             self.settings,
             **self.watch.client_settings(),
+            **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
+        )
+
+    def _transactional_producer(self) -> Producer:
+        return transactional_producer(
+            self.settings, "learner", **self.watch.client_settings(),
             **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
         )
 
@@ -206,11 +218,9 @@ class LearnerProcess:
 
     def run(self, duration_s: float | None = None) -> None:
         if self.exactly_once:
-            check_transactions(self.settings)  # refuses a broker without real transactions
-            self.producer = transactional_producer(
-                self.settings, "learner", **self.watch.client_settings(),
-                **{"message.max.bytes": SNAPSHOT_MAX_BYTES},
-            )
+            # refuses a broker without real transactions
+            check_transactions(self.settings, "learner")
+            self.producer = self._transactional_producer()
         self.watch.start()
         self._subscribe()
         deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -440,13 +450,20 @@ class LearnerProcess:
         if not self._in_transaction:
             return True
         sources = {source: topic for topic, source in self.sources.items()}
+        producer = self.producer
+        places = [TopicPartition(sources[s], 0, o) for s, o in (offsets or {}).items()
+                  if s in sources]
         try:
-            if offsets:
-                self.producer.send_offsets_to_transaction(
-                    [TopicPartition(sources[s], 0, o) for s, o in offsets.items() if s in sources],
-                    self.consumer.consumer_group_metadata(), 30,
-                )
-            self.producer.commit_transaction(30)
+            commit(producer, places, self.consumer.consumer_group_metadata(),
+                   self.settings.transaction_timeout_s)
+        except TransactionStuck as exc:
+            # a successor with the same transactional id fences it and aborts its transaction
+            log.warning("%s; replacing the learner's producer, publishing again", exc)
+            self.abandoned.append(producer)  # freeing it mid-call would crash the process
+            self.producer = self._transactional_producer()
+            self._in_transaction = False
+            metrics.record_transaction("aborted")
+            return False
         except KafkaException as exc:
             error = exc.args[0]
             if error.fatal():  # fenced: another learner process took this id

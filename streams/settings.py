@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # the default is safe there; the embedded broker wants ~2 s (join waits timeout/2).
     session_timeout_s: float = Field(10.0, gt=0, description="consumer session timeout")
     heartbeat_interval_s: float = Field(1.0, gt=0, description="consumer heartbeat interval")
+    group_protocol: Literal["classic", "consumer"] = Field(
+        "classic",
+        description="scorer group protocol: consumer (KIP-848) on Apache Kafka 4.x; the "
+        "embedded broker never assigns under it",
+    )
     fetch_max_wait_ms: int = Field(
         10, ge=0, description="fetch long-poll wait; brokers that do not wake polls need ~10"
     )

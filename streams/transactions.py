@@ -18,8 +18,10 @@ handshake: it aborts one probe record, commits another, and refuses to start if 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -35,6 +37,43 @@ PROBE_RETENTION_MS = 3_600_000  # the probe's records matter for seconds; an hou
 
 class ExactlyOnceUnsupported(RuntimeError):
     """The broker cannot keep the exactly-once promise; the process refuses to start."""
+
+
+class TransactionStuck(RuntimeError):
+    """A transaction call did not return in time; its producer is to be replaced."""
+
+
+def within(seconds: float, call: Callable[[], object], what: str) -> None:
+    """Run a blocking transaction call, raising what it raises, or
+    :class:`TransactionStuck` if it has not returned after ``seconds``.
+
+    librdkafka's ``send_offsets_to_transaction`` can ignore its own timeout and block for
+    good when the group coordinator's broker goes away (confluentinc/librdkafka#5456 and
+    #5511, open; seen here in a rolling restart). The call runs in a thread so the process
+    can give up on it: the caller then replaces the producer, whose successor, with the
+    same transactional id, fences it and aborts its transaction.
+
+    >>> within(1.0, lambda: None, "nothing")
+    >>> within(0.05, lambda: time.sleep(1), "a nap")
+    Traceback (most recent call last):
+    ...
+    streams.transactions.TransactionStuck: a nap did not return within 0.05 s
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"transaction {what}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TransactionStuck(f"{what} did not return within {seconds:g} s")
+    if failure:
+        raise failure[0]
 
 
 def transactional_id(settings: Settings, role: str) -> str:
@@ -69,16 +108,43 @@ def transactional_producer(settings: Settings, role: str, **overrides: Any) -> P
     return producer
 
 
+def commit(
+    producer: Producer, offsets: list[TopicPartition], group: Any, limit_s: float
+) -> None:
+    """Commit the open transaction, with ``offsets`` for the consumer ``group`` (its
+    ``consumer_group_metadata()``) if any; each call bounded by :func:`within` (sending the
+    offsets by half the limit: normally milliseconds), the commit retried while
+    librdkafka calls its error retriable."""
+    if offsets:
+        within(limit_s / 2, lambda: producer.send_offsets_to_transaction(offsets, group, limit_s),
+               "send_offsets_to_transaction")
+    within(3 * limit_s, lambda: _retrying(lambda: producer.commit_transaction(limit_s)),
+           "commit_transaction")
+
+
+def _retrying(operation: Callable[[], object], attempts: int = 3) -> None:
+    for attempt in range(attempts):
+        try:
+            operation()
+            return
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or attempt == attempts - 1:
+                raise
+
+
 def probe_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.transactions-probe"
 
 
-def check_transactions(settings: Settings, timeout_s: float = 15.0) -> None:
+def check_transactions(settings: Settings, role: str, timeout_s: float = 15.0) -> None:
     """Abort one probe record and commit another; raise :class:`ExactlyOnceUnsupported`
-    unless a ``read_committed`` reader sees the committed one and not the aborted one."""
+    unless a ``read_committed`` reader sees the committed one and not the aborted one.
+
+    ``role`` keeps the probe's transactional id apart from other processes' probes (a
+    scorer and the learner starting together would fence each other's)."""
     topic = probe_topic(settings)
     _ensure_probe_topic(settings, topic, timeout_s)
-    producer = transactional_producer(settings, "probe")
+    producer = transactional_producer(settings, f"{role}-probe")
     nonce = uuid.uuid4().hex.encode()
     reader = Consumer(consumer_config(settings, f"{settings.topic_prefix}-probe"))
     try:

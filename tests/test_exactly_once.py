@@ -87,7 +87,7 @@ def test_exactly_once_is_refused_on_a_broker_without_transactions(
     deployment: Deployment, broker: EmbeddedBroker
 ) -> None:
     with pytest.raises(ExactlyOnceUnsupported, match="no real transactions"):
-        check_transactions(deployment.settings)
+        check_transactions(deployment.settings, "test")
     for command in (["worker", "--engine", "fast"], ["learner"]):
         started = time.monotonic()
         done = subprocess.run(
@@ -120,7 +120,7 @@ def test_transactions_are_real_on_apache_kafka(
 ) -> None:
     deployment = new_deployment(apache_kafka.bootstrap, tmp_path)
     started = time.monotonic()
-    check_transactions(deployment.settings)  # raises if an aborted record were visible
+    check_transactions(deployment.settings, "test")  # raises if an aborted record were visible
     print(f"transaction probe passed in {time.monotonic() - started:.2f} s")
 
 
