@@ -17,7 +17,9 @@ with the guarantees of the faust agent:
 * the same scoring (:class:`~streams.scoring.ScoringService`, dead letters included), the
   same metrics, the same snapshot hot swap (:class:`~streams.snapshots.SnapshotFollower`)
   and the same warm start of the selection policy from the recent decisions
-  (:func:`~streams.recovery.remember_recent_decisions`);
+  (:func:`~streams.recovery.remember_recent_decisions`), read again at every assignment: a
+  record that a killed scorer published but did not commit keeps its decision when another
+  worker scores it again;
 * a broker outage is ridden out in the same process (:class:`~streams.admin.BrokerWatch`):
   librdkafka reconnects and retries the outputs it holds; nothing is committed while the
   broker is unreachable, and nothing read before an outage is committed after it (the
@@ -208,9 +210,6 @@ class FastWorker:
             check_transactions(self.settings, "scorer")
         scoring = self.scoring or build_scoring_service(self.settings)
         self.scoring = scoring
-        # a record scored before a crash but not committed comes again: it gets the decision
-        # it was given (the tail of the scored topic), as with the faust agent
-        remember_recent_decisions(self.settings, scoring.policy, scoring.codec)
         watch = self.watch.start()
         follower = SnapshotFollower(
             self.settings,
@@ -486,6 +485,11 @@ class FastWorker:
         return moved
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions and self.scoring is not None:
+            # Records scored but not committed by the partitions' last owner (killed, or
+            # this process before a restart) come again: they get the decisions published
+            # for them (the tail of the scored topic), not ones from this worker's window.
+            remember_recent_decisions(self.settings, self.scoring.policy, self.scoring.codec)
         self.owned.update((tp.topic, tp.partition) for tp in partitions)
         metrics.record_rebalance()
         log.info("scoring %s", sorted((tp.topic, tp.partition) for tp in partitions))
