@@ -20,10 +20,33 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield running
 
 
+# tests marked both_brokers run once per broker: the embedded one and Apache Kafka
+BROKERS = [
+    pytest.param("embedded", id="embedded"),
+    pytest.param("apache_kafka", id="apache_kafka", marks=pytest.mark.apache_kafka),
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bootstrap" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_brokers"
+    ):
+        metafunc.parametrize("bootstrap", BROKERS, indirect=True)
+
+
 @pytest.fixture
-def deployment(broker: EmbeddedBroker, tmp_path: Path) -> Deployment:
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    """Bootstrap servers of the session broker this test runs on (embedded unless the test
+    is marked both_brokers, which runs it on each)."""
+    kind = getattr(request, "param", "embedded")
+    running = request.getfixturevalue("apache_kafka" if kind == "apache_kafka" else "broker")
+    return str(running.bootstrap)
+
+
+@pytest.fixture
+def deployment(bootstrap: str, tmp_path: Path) -> Deployment:
     """A fresh set of topics on the session broker."""
-    return new_deployment(broker.bootstrap, tmp_path)
+    return new_deployment(bootstrap, tmp_path)
 
 
 def _apache_kafka(tmp_path_factory: pytest.TempPathFactory, nodes: int) -> ApacheKafkaCluster:

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from test_broker_restart import OUTCOME_EVERY, feed_outcome
 from test_fastpath import committed_offsets, verdict_keys_covering
 from test_faults import HUBS
@@ -371,3 +378,73 @@ def test_scorer_and_learner_survive_a_kill_9_of_apache_kafka(
     assert snapshots[-1][0]["model_version"].startswith(f"learner-d-o{len(outcomes_acked)}-"), (
         report)
     assert states[-1][0]["outcomes_applied"] >= applied_before, report
+
+
+def committed_total(deployment: Deployment) -> int:
+    """The scorer group's committed offsets, summed; -1 while the broker cannot say (its
+    group coordinator is loading, after a start)."""
+    try:
+        return sum(committed_offsets(deployment).values())
+    except KafkaException:
+        return -1
+
+
+def test_faust_engine_survives_kill_9_of_apache_kafka_three_times(
+    own_kafka: ApacheKafkaCluster, tmp_path: Path
+) -> None:
+    """The faust engine under the same fault: its node is killed with SIGKILL mid-load and
+    started again on its log dirs, three times, with the worker left running. Every
+    acknowledged event has a verdict and a scored record, an event scored twice has one
+    decision, and the group's committed offsets reach the ends of the events logs (it
+    resumed from them, rather than from the start or past records it never scored)."""
+    deployment = new_deployment(own_kafka.bootstrap, tmp_path / "deployment")
+    topology = deployment.topology
+    events_topics = [topology.events(stream) for stream in STREAMS]
+    codec = AvroCodec()
+    feed = AckedFeed(deployment, RATE)
+    rounds: list[str] = []
+    with deployment.process("worker", "--engine", "faust", name="faust") as scorer:
+        feed.start()
+        wait_for(lambda: committed_total(deployment) > 0, 90)
+        for _ in range(3):
+            before = committed_total(deployment)
+            down = time.monotonic()
+            own_kafka.kill_node(1)
+            own_kafka.start_node(1, timeout_s=60)
+            up = time.monotonic()
+            wait_for(lambda u=up: feed.acked_since(u) >= AFTER_RESTART // 3, 40)
+            wait_for(lambda b=before: committed_total(deployment) > b, 60)
+            rounds.append(f"down {up - down:.1f} s, committed {before} before")
+        feed.finish()
+        acked = dict(feed.acked)
+        keys = verdict_keys_covering(deployment, set(acked), timeout_s=60)
+        ends = log_ends(deployment, events_topics)
+        wait_for(lambda: committed_total(deployment) == sum(ends.values()), 30)
+        committed = committed_offsets(deployment)
+        scored_keys = {(m.key() or b"").decode() for m in read_all(deployment, topology.scored)}
+        verdicts = read_all(deployment, topology.verdicts)
+        alive = scorer.poll() is None
+    decisions: dict[str, set[tuple[str, str]]] = {}
+    for message in verdicts:
+        verdict = codec.decode("RiskVerdict", message.value() or b"")
+        decisions.setdefault(verdict["event_id"], set()).add(
+            (verdict["level"], verdict["selection_kind"]))
+    twice = [event_id for event_id, count in keys.items() if count > 1]
+    differing = [event_id for event_id in twice if len(decisions[event_id]) > 1]
+    log = (deployment.workdir / "faust.log").read_text()
+    report = (
+        f"faust engine, 3 kills of the node ({'; '.join(rounds)}): events acknowledged "
+        f"{len(acked)}, feed failures {len(feed.failed)}; verdicts {len(verdicts)} for "
+        f"{len(keys)} events (lost {len(set(acked) - set(keys))}, twice {len(twice)}, with "
+        f"two decisions {len(differing)}); scored records lost "
+        f"{len(set(acked) - scored_keys)}; committed {sum(committed.values())} of "
+        f"{sum(ends.values())} events; alive {alive}"
+    )
+    print(report)
+    assert alive, report
+    assert "Traceback" not in log, report
+    assert not feed.failed, report
+    assert set(acked) <= set(keys), f"acknowledged events without a verdict\n{report}"
+    assert set(acked) <= scored_keys, f"acknowledged events without a scored record\n{report}"
+    assert not differing, f"a duplicate verdict with another decision\n{report}"
+    assert committed == ends, f"the group did not resume to the ends of the logs\n{report}"

@@ -1,4 +1,5 @@
-"""Faults against the embedded broker: crashes, floods and poison payloads lose nothing."""
+"""Faults on both brokers (embedded and Apache Kafka): crashes, floods and poison payloads
+lose nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from simulator import HubWorld
 from streams.testing import Deployment
 from streams.topology import STREAM_SCHEMAS
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.both_brokers]
 
 HUBS = {"courier": "hub_LEJ", "postal": "hub_FRA", "passenger": "hub_MUC"}
 MAX_EVENT_BYTES = 50_000
@@ -109,19 +110,20 @@ def test_a_flood_of_malformed_messages_does_not_stop_or_starve_valid_traffic(
     assert len(letters) == bad, "every bad one lands in the dead-letter topic"
 
 
+@pytest.mark.parametrize("engine", ["fast", "faust"])
 def test_sigkilled_scorer_restarts_and_every_event_still_gets_a_verdict(
-    deployment: Deployment,
+    deployment: Deployment, engine: str
 ) -> None:
     codec = AvroCodec()
     valid = _valid(HubWorld(seed=23), 700)
     items = [(s, r["event_id"].encode(), codec.encode(STREAM_SCHEMAS[s], r)) for s, r in valid]
     _produce(deployment, items[: len(items) // 2])
-    with deployment.process("worker", name="worker-1") as worker:
+    with deployment.process("worker", "--engine", engine, name="worker-1") as worker:
         deployment.read_topic(deployment.topology.verdicts, until=200, timeout_s=90)
         worker.send_signal(signal.SIGKILL)  # mid-stream: no commit, no leave
         worker.wait(10)
     _produce(deployment, items[len(items) // 2:])
-    with deployment.process("worker", name="worker-2"):
+    with deployment.process("worker", "--engine", engine, name="worker-2"):
         verdicts = deployment.read_topic(deployment.topology.verdicts, timeout_s=120,
                                          idle_s=8.0)
     keys = Counter(m.key().decode() for m in verdicts)
@@ -132,8 +134,9 @@ def test_sigkilled_scorer_restarts_and_every_event_still_gets_a_verdict(
         decisions.setdefault(verdict["event_id"], set()).add(
             (verdict["level"], verdict["selection_kind"]))
     differing = [k for k in duplicates if len(decisions[k]) > 1]
-    print(f"{len(valid)} events, {len(verdicts)} verdicts, {len(duplicates)} events delivered "
-          f"twice (at-least-once), {len(differing)} of them with a different decision")
+    print(f"{engine} engine: {len(valid)} events, {len(verdicts)} verdicts, "
+          f"{len(duplicates)} events delivered twice (at-least-once), "
+          f"{len(differing)} of them with a different decision")
     assert set(keys) == {r["event_id"] for _, r in valid}, "no event lost"
     assert not differing, "a re-delivered event gets the decision it was given before"
 

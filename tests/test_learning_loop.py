@@ -1,4 +1,5 @@
-"""The learning loop on the embedded broker: two scorers, one learner, live outcomes.
+"""The learning loop on both brokers (embedded and Apache Kafka): two scorers, one learner,
+live outcomes.
 
 * every outcome reaches a published snapshot within the configured interval;
 * both scorer workers load the new model within seconds;
@@ -32,7 +33,7 @@ from streams.snapshots import publish
 from streams.testing import Deployment
 from streams.topology import STREAM_SCHEMAS
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.both_brokers]
 
 SNAPSHOT_EVERY_S = 1.0
 
@@ -181,7 +182,7 @@ def _probe(model: RiskModel) -> list[float]:
 
 
 def test_sigkilled_learner_loses_nothing_and_applies_nothing_twice(
-    broker: Any, tmp_path: Any
+    bootstrap: str, tmp_path: Any
 ) -> None:
     from streams.testing import new_deployment
 
@@ -198,7 +199,7 @@ def test_sigkilled_learner_loses_nothing_and_applies_nothing_twice(
                 == n_outcomes)
 
     # the uninterrupted run
-    straight = new_deployment(broker.bootstrap, tmp_path / "straight")
+    straight = new_deployment(bootstrap, tmp_path / "straight")
     _produce_feed(straight, feed)
     port = free_port()
     with straight.process("learner", name="learner", RISKSTREAM_METRICS_PORT=str(port), **env):
@@ -207,7 +208,7 @@ def test_sigkilled_learner_loses_nothing_and_applies_nothing_twice(
     expected = _final_state(straight, n_scored, n_outcomes)
 
     # the same input, with the learner killed mid-stream and restarted
-    killed = new_deployment(broker.bootstrap, tmp_path / "killed")
+    killed = new_deployment(bootstrap, tmp_path / "killed")
     half = len(feed) // 2
     _produce_feed(killed, feed, stop=half)
     port = free_port()

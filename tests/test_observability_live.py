@@ -1,9 +1,10 @@
 """A live deployment scraped by a real Prometheus: dashboards, promtool, privacy of labels.
 
-One module-scoped run on the session broker: scorer worker, learner and the hub/authority
-simulator as real processes, each serving /metrics, and Debian's Prometheus (installed by
-the tests when missing) scraping them every second with the job names of
-``deploy/prometheus/prometheus.yml``. The tests query it while everything still runs.
+One module-scoped run per broker (the embedded one, then Apache Kafka): scorer worker,
+learner and the hub/authority simulator as real processes, each serving /metrics, and
+Debian's Prometheus (installed by the tests when missing) scraping them every second with
+the job names of ``deploy/prometheus/prometheus.yml``. The tests query it while everything
+still runs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from test_observability_deploy import DASHBOARDS, DEPLOY, require_tools
 
 from schemas import AvroCodec
 from simulator import personal_values
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import free_port
 from streams.dashboard_png import Prometheus, expand, expressions, fetch, load_dashboard, render
 from streams.demo import stop_process
 from streams.metrics import LABEL_NAMES
@@ -83,11 +84,18 @@ def _value(prometheus: Prometheus, expr: str) -> float:
     return found[0].last if found else 0.0
 
 
-@pytest.fixture(scope="module")
-def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+@pytest.fixture(scope="module", params=[
+    pytest.param("embedded", id="embedded"),
+    pytest.param("apache_kafka", id="apache_kafka", marks=pytest.mark.apache_kafka),
+])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
     tools = require_tools("prometheus", "promtool")
     workdir = tmp_path_factory.mktemp("observability")
-    deployment = new_deployment(broker.bootstrap, workdir)
+    # the session broker of the parameter: the same stack runs on each
+    running = request.getfixturevalue("broker" if request.param == "embedded" else "apache_kafka")
+    deployment = new_deployment(running.bootstrap, workdir)
     ports = {job: free_port() for job in JOBS}
     prometheus_port = free_port()
     config = workdir / "prometheus.yml"

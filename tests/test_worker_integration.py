@@ -1,4 +1,5 @@
-"""The scorer worker end to end on the embedded broker: verdicts, dead letters, privacy."""
+"""The scorer worker end to end on both brokers (embedded and Apache Kafka): verdicts, dead
+letters, privacy."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from simulator import HubWorld, personal_values
 from streams.testing import Deployment
 from streams.topology import STREAM_SCHEMAS
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.both_brokers]
 
 PER_STREAM = 60
 HUBS = {"courier": "hub_LEJ", "postal": "hub_FRA", "passenger": "hub_MUC"}
