@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.inprocess import profile_rows
-from bench.pipeline import ENGINES, broker_pid
+from bench.pipeline import ENGINES, BenchBroker
 from bench.workload import (
     EncodedEvent,
     cpu_seconds,
@@ -29,7 +29,7 @@ from learning.challenger import with_learning_rate
 from learning.learner import Learner
 from learning.snapshot import unseal
 from schemas import AvroCodec
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import free_port
 from streams.demo import stop_process
 from streams.learner import learner_config
 from streams.runtime import build_model, build_scoring_service
@@ -185,7 +185,7 @@ def _wait_for(
 
 
 def learner_over_kafka(
-    broker: EmbeddedBroker,
+    broker: BenchBroker,
     workdir: Path,
     model_file: Path,
     scored: list[tuple[EncodedEvent, bytes]],
@@ -218,7 +218,6 @@ def learner_over_kafka(
     _produce(deployment, topology.outcomes, [(e.event_id, raw) for e, raw in bulk[:head_outcomes]])
     env = {"RISKSTREAM_MODEL_FILE": str(model_file), **(extra_env or {})}
     learner_port, worker_port = free_port(), free_port()
-    tansu = broker_pid(broker)
     # what the learner child sees: its environment, validated the same way
     settings = Settings.model_validate({
         k.removeprefix("RISKSTREAM_").lower(): v for k, v in (extra_env or {}).items()})
@@ -233,7 +232,7 @@ def learner_over_kafka(
         _wait_for(learner_port, OBSERVED, HEAD_SCORED, 60.0)
         _wait_for(learner_port, APPLIED, head_outcomes, 30.0)
         began, learner_cpu0 = time.monotonic(), cpu_seconds(learner.pid)
-        broker_cpu0 = cpu_seconds(tansu)
+        broker_cpu0 = broker.cpu_seconds()
         _produce(deployment, topology.scored,
                  [(e.event_id, raw) for e, raw in scored[HEAD_SCORED:]])
         if n_bulk_outcomes > head_outcomes:
@@ -253,7 +252,7 @@ def learner_over_kafka(
                 "learner_cpu_seconds": round(learner_cpu, 2),
                 "outcomes_per_learner_cpu_s": round(n_outcomes / learner_cpu, 1)
                 if learner_cpu > 0 else None,
-                "broker_cpu_seconds": round(cpu_seconds(tansu) - broker_cpu0, 2),
+                "broker_cpu_seconds": round(broker.cpu_seconds() - broker_cpu0, 2),
                 "note": "scored records and outcomes published back to back to a running "
                         "learner; includes publishing them, and the snapshots the interval "
                         "triggers",

@@ -1,4 +1,4 @@
-"""One scorer worker end to end on the embedded broker: throughput, start-up, latency, CPU.
+"""One scorer worker end to end on a broker: throughput, start-up, latency, CPU.
 
 Two engines run the same ``ScoringService``: ``faust`` (``riskstream worker``) and ``fast``
 (``riskstream worker --engine fast``, a plain confluent-kafka loop). Each run gets a fresh
@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from bench.workload import EncodedEvent, cpu_seconds, memory_bytes, percentile
-from streams.broker import EmbeddedBroker
+from streams.broker import ApacheKafkaCluster, EmbeddedBroker
 from streams.demo import stop_process
 from streams.kafka_config import consumer_config, producer_config
 from streams.settings import Settings
@@ -34,12 +35,28 @@ ENGINES = {
 }
 
 
-def broker_pid(broker: EmbeddedBroker) -> int:
-    """The Tansu process id (EmbeddedBroker has no public accessor for it yet)."""
-    process = broker._process  # a public `pid` property on EmbeddedBroker would do
-    if process is None:
-        raise RuntimeError("the embedded broker is not running")
-    return process.pid
+@dataclass(frozen=True)
+class BenchBroker:
+    """The broker a run measures: its kind, bootstrap and process ids (for its CPU)."""
+
+    kind: str
+    bootstrap: str
+    pids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, running: EmbeddedBroker | ApacheKafkaCluster) -> BenchBroker:
+        if isinstance(running, EmbeddedBroker):
+            if running.pid is None:
+                raise RuntimeError("the embedded broker is not running")
+            return cls("embedded", running.bootstrap, (running.pid,))
+        pids = tuple(node.pid for node in running.nodes if node.pid is not None)
+        if len(pids) != len(running.nodes):
+            raise RuntimeError("an Apache Kafka node is not running")
+        return cls("apache_kafka", running.bootstrap, pids)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the broker's processes have used so far."""
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
 
 @contextmanager
@@ -99,6 +116,24 @@ def publish(deployment: Deployment, events: list[EncodedEvent]) -> float:
     return time.perf_counter() - began
 
 
+def warm_up(broker: BenchBroker, workdir: Path, events: list[EncodedEvent]) -> dict[str, Any]:
+    """Publish ``events`` to a throwaway deployment and read them back, before measuring.
+
+    A JVM broker compiles its hot paths in the first seconds of traffic; measured cold, the
+    first figures would be the JIT's. Both brokers get the same warm-up.
+    """
+    deployment = new_deployment(broker.bootstrap, workdir / "warm-up")
+    began, cpu = time.monotonic(), broker.cpu_seconds()
+    for _ in range(3):
+        publish(deployment, events)
+    read = 0
+    for stream in STREAM_SCHEMAS:
+        read += len(deployment.read_topic(deployment.topology.events(stream), idle_s=0.5))
+    return {"events_published": 3 * len(events), "events_read": read,
+            "seconds": round(time.monotonic() - began, 1),
+            "broker_cpu_seconds": round(broker.cpu_seconds() - cpu, 2)}
+
+
 def verdict_consumer(deployment: Deployment, settings: Settings | None = None) -> Consumer:
     """A reader of the verdicts topic from its start, outside any group (assign())."""
     settings = settings or deployment.settings
@@ -117,7 +152,7 @@ def drain(consumer: Consumer, timeout_s: float) -> list[Message]:
 
 
 def throughput(
-    broker: EmbeddedBroker,
+    broker: BenchBroker,
     workdir: Path,
     engine: str,
     events: list[EncodedEvent],
@@ -127,10 +162,9 @@ def throughput(
 ) -> dict[str, Any]:
     """Pre-produce ``events``, start a worker, and time its verdicts from first to last."""
     deployment = new_deployment(broker.bootstrap, workdir / name)
-    tansu = broker_pid(broker)
-    broker_before = cpu_seconds(tansu)
+    broker_before = broker.cpu_seconds()
     publish_s = publish(deployment, events)
-    broker_published = cpu_seconds(tansu)
+    broker_published = broker.cpu_seconds()
     wanted = {event.event_id for event in events}
     seen: set[str] = set()
     consumer = verdict_consumer(deployment)
@@ -148,10 +182,10 @@ def throughput(
                 seen.update((m.key() or b"").decode() for m in batch)
                 if first_at is None:  # the window starts after the first verdicts
                     first_at, first_seen = time.monotonic(), len(seen)
-                    worker_start, broker_start = cpu_seconds(process.pid), cpu_seconds(tansu)
+                    worker_start, broker_start = cpu_seconds(process.pid), broker.cpu_seconds()
             last_at = time.monotonic()
             worker_cpu = cpu_seconds(process.pid)
-            broker_after = cpu_seconds(tansu)
+            broker_after = broker.cpu_seconds()
             memory = memory_bytes(process.pid)
     finally:
         consumer.close()
@@ -244,7 +278,7 @@ def paced_send(
 
 
 def latency(
-    broker: EmbeddedBroker,
+    broker: BenchBroker,
     workdir: Path,
     engine: str,
     events: list[EncodedEvent],
@@ -261,7 +295,6 @@ def latency(
     deployment = new_deployment(broker.bootstrap, workdir / name)
     settings = deployment.settings.model_copy(update=tuning or {})
     worker_env = {f"RISKSTREAM_{k.upper()}": str(v) for k, v in (tuning or {}).items()}
-    tansu = broker_pid(broker)
     results: dict[str, Any] = {"engine": engine, "tuning": tuning or "defaults", "rates": {}}
     position = 0
     with worker(deployment, engine, model_file, name, **worker_env) as (process, _), \
@@ -274,23 +307,23 @@ def latency(
             raise RuntimeError(f"{engine} worker did not score the warm-up events; see logs")
         time.sleep(1.0)
         # what polling costs with no traffic: worker, broker (and this reader) at rest
-        worker_idle, broker_idle = cpu_seconds(process.pid), cpu_seconds(tansu)
+        worker_idle, broker_idle = cpu_seconds(process.pid), broker.cpu_seconds()
         time.sleep(IDLE_S)
         worker_idle = (cpu_seconds(process.pid) - worker_idle) / IDLE_S
-        broker_idle = (cpu_seconds(tansu) - broker_idle) / IDLE_S
+        broker_idle = (broker.cpu_seconds() - broker_idle) / IDLE_S
         results["idle"] = {"worker_cpu_share_of_a_core": round(worker_idle, 3),
                            "broker_cpu_share_of_a_core": round(broker_idle, 3)}
         for rate, seconds in rates:
             batch = events[position:position + int(rate * seconds)]
             position += len(batch)
             began = time.monotonic()
-            worker_cpu, broker_cpu = cpu_seconds(process.pid), cpu_seconds(tansu)
+            worker_cpu, broker_cpu = cpu_seconds(process.pid), broker.cpu_seconds()
             sent, achieved = paced_send(deployment, settings, batch, rate)
             keys = list(sent)
             missing = clock.wait_for(keys, 30.0)
             elapsed = time.monotonic() - began
             worker_cpu = cpu_seconds(process.pid) - worker_cpu
-            broker_cpu = cpu_seconds(tansu) - broker_cpu
+            broker_cpu = broker.cpu_seconds() - broker_cpu
             arrived = [k for k in keys if k in clock.arrivals]
             waits = [(clock.arrivals[k][0] - sent[k]) * 1e3 for k in arrived]
             ingress = [(clock.arrivals[k][1] - sent[k]) * 1e3 for k in arrived]
@@ -323,7 +356,7 @@ def latency(
 
 
 def broker_fetch_cost(
-    broker: EmbeddedBroker, workdir: Path, fetch_waits_ms: tuple[int, ...] = (10, 100)
+    broker: BenchBroker, workdir: Path, fetch_waits_ms: tuple[int, ...] = (10, 100)
 ) -> dict[str, Any]:
     """Broker CPU of ONE idle consumer long-polling 12 empty partitions, per fetch wait.
 
@@ -332,18 +365,17 @@ def broker_fetch_cost(
     """
     deployment = new_deployment(broker.bootstrap, workdir / "fetch-cost")
     topics = [deployment.topology.events(stream) for stream in STREAM_SCHEMAS]
-    tansu = broker_pid(broker)
     out: dict[str, Any] = {"partitions": 4 * len(topics)}
     for wait_ms in fetch_waits_ms:
         settings = deployment.settings.model_copy(update={"fetch_max_wait_ms": wait_ms})
         consumer = Consumer(consumer_config(settings, "bench-fetch-cost"))
         consumer.assign([TopicPartition(t, p, 0) for t in topics for p in range(4)])
         consumer.poll(1.0)  # connected and fetching
-        began = cpu_seconds(tansu)
+        began = broker.cpu_seconds()
         until = time.monotonic() + IDLE_S
         while time.monotonic() < until:
             consumer.poll(0.1)
-        share = (cpu_seconds(tansu) - began) / IDLE_S
+        share = (broker.cpu_seconds() - began) / IDLE_S
         consumer.close()
         out[f"fetch_wait_{wait_ms}ms"] = {
             "broker_cpu_share_of_a_core": round(share, 3),
@@ -353,7 +385,7 @@ def broker_fetch_cost(
 
 
 def broker_cost_split(
-    broker: EmbeddedBroker, workdir: Path, events: list[EncodedEvent], rate: float = 500.0,
+    broker: BenchBroker, workdir: Path, events: list[EncodedEvent], rate: float = 500.0,
     seconds: float = 4.0,
 ) -> dict[str, Any]:
     """Broker CPU at ``rate`` events/s: a batching producer alone, then with one consumer.
@@ -362,7 +394,6 @@ def broker_cost_split(
     every fetch wait, and at once again after each response with data) adds.
     """
     out: dict[str, Any] = {"rate_per_s": rate}
-    tansu = broker_pid(broker)
     for consumers in (0, 1):
         deployment = new_deployment(broker.bootstrap, workdir / f"broker-split-{consumers}")
         stop = threading.Event()
@@ -381,10 +412,10 @@ def broker_cost_split(
         for reader in readers:
             reader.start()
         time.sleep(1.0)
-        began = cpu_seconds(tansu)
+        began = broker.cpu_seconds()
         _, achieved = paced_send(
             deployment, deployment.settings, events[: int(rate * seconds)], rate)
-        share = (cpu_seconds(tansu) - began) / (int(rate * seconds) / achieved)
+        share = (broker.cpu_seconds() - began) / (int(rate * seconds) / achieved)
         stop.set()
         for reader in readers:
             reader.join(5)

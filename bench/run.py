@@ -1,32 +1,40 @@
-"""riskstream's benchmark: one scorer worker, the learner and the broker, on this machine.
+"""riskstream's benchmark: one scorer worker, the learner and the broker, on this machine,
+for each broker in the same run: the embedded Tansu and a one-node Apache Kafka.
 
-Run from the repository root (about 4 minutes on 2 cores; ``--quick`` about 1.5)::
+Run from the repository root (about 9 minutes on 2 cores; ``--quick`` about 3)::
 
     .venv/bin/riskstream bench --report bench/report.json
     .venv/bin/python -m bench.run --report bench/report.json [--quick] [--keep DIR]
+        [--broker embedded] [--broker apache_kafka]
 
-It starts the embedded broker itself and measures, on the same warm model and events:
+It starts each broker itself (Apache Kafka from the pinned jars of ``deploy/kafka/``) and
+measures on it, on the same warm model and events, with the broker's default fetch wait and
+linger (``streams.kafka_config.BROKER_TUNING``):
 
 1. end-to-end throughput of one worker of each engine (faust, and the plain confluent-kafka
    loop of ``streams.fastpath``) on pre-produced events, first to last verdict, with the
    worker's CPU from /proc (events per CPU-second) and its start-up to the first verdict;
-2. the in-process ceiling: ``ScoringService.process`` on the same payloads, no Kafka, plus
-   the cost of each stage and a cProfile of the path;
+2. the in-process ceiling: ``ScoringService.process`` on the same payloads, no Kafka, next
+   to each worker run, plus the cost of each stage;
 3. the ratios between them (rounds are interleaved, so machine noise hits all alike);
 4. event-to-verdict latency at 200, 500 and 1,000 events/s offered;
-5. the learner: outcomes/s in process and over Kafka, snapshot sizes, unseal+swap time, and
-   the delay from a label on Kafka to a scorer's model;
-6. peak memory of worker and learner, and the pending-record memory (bench.pending_memory);
-7. broker CPU per 10,000 events.
+5. the learner over Kafka, and the delay from a label on Kafka to a scorer's model;
+6. broker CPU per 10,000 events.
 
-It writes ``{"machine", "runs", "ratios", "targets", "bottlenecks"}`` as JSON. Absolute
-figures move with the machine's load; compare ratios measured in the same run.
+Once, in process: the learner core's outcomes/s, snapshot sizes and unseal+swap time, a
+cProfile of the scoring path, and the pending-record memory (bench.pending_memory).
+
+It writes ``{"machine", "brokers": {kind: {"runs", "ratios", "targets", "bottlenecks"}},
+"in_process", "targets"}`` as JSON; ``targets`` puts the same targets for both brokers side
+by side. Absolute figures move with the machine's load; compare ratios measured in the same
+run.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -40,11 +48,18 @@ from pathlib import Path
 from typing import Any
 
 from bench import inprocess, learning_speed, pipeline
-from bench.workload import cpu_seconds, encoded_events, machine, warm_model_file
-from streams.broker import EmbeddedBroker
+from bench.workload import encoded_events, machine, warm_model_file
+from streams.broker import (
+    KAFKA_SERVER_JVM_OPTS,
+    ApacheKafkaCluster,
+    EmbeddedBroker,
+    kafka_jars,
+)
+from streams.kafka_config import broker_tuning
 from streams.settings import Settings
 
 ENGINES = ("faust", "fast")
+BROKERS = ("embedded", "apache_kafka")
 MIB = 1024 * 1024
 
 
@@ -66,25 +81,37 @@ TUNED_LATENCY = {"fetch_max_wait_ms": 2, "producer_linger_ms": 0}
 SNAPSHOT_VARIANT = {"RISKSTREAM_SNAPSHOT_EVERY_S": "0.25"}
 
 
+def _start_broker(kind: str, workdir: Path, stack: contextlib.ExitStack) -> pipeline.BenchBroker:
+    """A fresh broker of ``kind`` for one section of the run, stopped when ``stack`` closes."""
+    if kind == "embedded":
+        return pipeline.BenchBroker.of(stack.enter_context(EmbeddedBroker()))
+    cluster = ApacheKafkaCluster(workdir / "apache-kafka", nodes=1, jars=kafka_jars(),
+                                 jvm_opts=KAFKA_SERVER_JVM_OPTS)
+    return pipeline.BenchBroker.of(stack.enter_context(cluster))
+
+
 def run_benchmark(
     report_path: Path,
     quick: bool = False,
     keep: Path | None = None,
     say: Callable[[str], None] = print,
+    brokers: tuple[str, ...] = BROKERS,
 ) -> dict[str, Any]:
-    """Run every measurement, write the JSON report to ``report_path`` and return it."""
+    """Run every measurement on each of ``brokers``, write the JSON report to
+    ``report_path`` and return it."""
     plan = _plan(quick)
     began = time.monotonic()
     report: dict[str, Any] = {
-        "what": "riskstream benchmark: one scorer worker, the learner, the embedded broker",
+        "what": "riskstream benchmark: one scorer worker, the learner and the broker, for "
+                "each broker (the embedded Tansu and Apache Kafka) in the same run",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "machine": machine(),
         "plan": {k: v for k, v in plan.items() if k != "rates"}
         | {"rates": [{"per_s": r, "seconds": s} for r, s in plan["rates"]]},
-        "runs": {},
+        "brokers": {},
+        "in_process": {},
     }
-    runs = report["runs"]
     errors: dict[str, str] = {}
 
     def attempt(name: str, measure: Callable[[], Any]) -> Any:
@@ -105,114 +132,166 @@ def run_benchmark(
         settings = Settings(topic_prefix="bench", session_timeout_s=2.0, heartbeat_interval_s=0.5)
         model_file = workdir / "warm.snapshot"
         say(f"warm model: {plan['warm_rows']} labelled simulator events")
-        runs["warm_model"] = warm_model_file(settings, model_file, plan["warm_rows"], seed=11)
+        shared = report["in_process"]
+        shared["warm_model"] = warm_model_file(settings, model_file, plan["warm_rows"], seed=11)
         warm = settings.model_copy(update={"model_file": str(model_file)})
         events = encoded_events(plan["events"], seed=21)
         n_paced = 100 + sum(int(r * s) for r, s in plan["rates"])
         paced_events = encoded_events(n_paced, seed=22)
+        inputs = _Inputs(plan, warm, model_file, events, paced_events)
 
-        broker = stack.enter_context(EmbeddedBroker())
-        tansu = pipeline.broker_pid(broker)
-        idle = cpu_seconds(tansu)
-        time.sleep(2.0)
-        runs["broker_idle_cpu_share_of_a_core"] = round((cpu_seconds(tansu) - idle) / 2.0, 3)
-        say("broker CPU of one idle consumer's long-polls")
-        runs["broker_fetch_cost"] = attempt("broker_fetch_cost", lambda: (
-            pipeline.broker_fetch_cost(broker, workdir)))
-        say("broker CPU at 500 events/s: a producer alone, then with one consumer")
-        runs["broker_cost_split"] = attempt("broker_cost_split", lambda: (
-            pipeline.broker_cost_split(broker, workdir, paced_events)))
+        for kind in brokers:
+            with contextlib.ExitStack() as lifetime:
+                say(f"=== {kind}: starting the broker")
+                broker = attempt(f"{kind}.start", functools.partial(
+                    _start_broker, kind, workdir / kind, lifetime))
+                runs: dict[str, Any] = {}
+                report["brokers"][kind] = {"runs": runs}
+                if broker is not None:
+                    prefixed = functools.partial(_prefixed, attempt, kind)
+                    _broker_runs(broker, workdir / kind, inputs, runs, say, prefixed)
 
-        # 1-3: interleaved rounds: ceiling, faust and fast (order alternates), ceiling again,
-        # all on the same payloads; each worker is compared with the ceilings around it
-        runs["rounds"] = []
-        scored: list[Any] = []
-        for round_no in range(plan["rounds"]):
-            measured: dict[str, Any] = {}
-            runs["rounds"].append(measured)
-            say(f"round {round_no + 1}: in-process ceiling and stage costs, {len(events)} events")
-            ceiling = inprocess.ceiling(warm, events)
-            scored = scored or ceiling["scored"]
-            ceilings = [{k: v for k, v in ceiling.items() if k != "scored"}]
-            measured["stages_us"] = inprocess.stage_costs(warm, events)
-            for engine in ENGINES if round_no % 2 == 0 else ENGINES[::-1]:
-                say(f"round {round_no + 1}: {engine} worker, {len(events)} events")
-                measured[engine] = attempt(
-                    f"throughput.{engine}.{round_no}",
-                    functools.partial(pipeline.throughput, broker, workdir, engine, events,
-                                      model_file, f"{engine}-tp{round_no}"),
-                )
-            say(f"round {round_no + 1}: in-process ceiling again")
-            after = inprocess.ceiling(warm, events)
-            ceilings.append({k: v for k, v in after.items() if k != "scored"})
-            measured["ceiling_runs"] = ceilings
-            measured["ceiling"] = {
-                field: round(statistics.fmean(c[field] for c in ceilings), 1)
-                for field in ("events_per_s", "events_per_cpu_s", "cpu_us_per_event")
-            }
-        runs["stages_us"] = {
-            stage: _median([r["stages_us"][stage] for r in runs["rounds"]])
-            for stage in runs["rounds"][0]["stages_us"]
-        }
-        runs["import_seconds"] = {
+        # in process, no broker: the learner core, its profile and the pending records
+        scored = inputs.scored or inprocess.ceiling(warm, events)["scored"]
+        say("learner core in process, and its profile")
+        shared["learner_core"] = attempt("learner_core", lambda: learning_speed.learner_core(
+            warm, scored[: plan["learner_scored"]], plan["learner_outcomes"], seed=5
+        ))
+        shared["learner_profile"] = attempt("learner_profile", lambda: (
+            learning_speed.learner_profile(warm, scored[:1500], 750, seed=5)))
+        shared["import_seconds"] = {
             engine: attempt(f"import_seconds.{engine}",
                             functools.partial(pipeline.import_seconds, engine))
             for engine in ENGINES
         }
         say("in-process profile")
-        runs["profile"] = inprocess.profile(warm, events[: min(len(events), 3000)])
-
-        # 4: latency at fixed offered rates
-        runs["latency"] = {}
-        for engine in ("fast", "faust"):
-            say(f"latency, {engine} worker, {[int(r) for r, _ in plan['rates']]} events/s")
-            runs["latency"][engine] = attempt(f"latency.{engine}", functools.partial(
-                pipeline.latency, broker, workdir, engine, paced_events, model_file,
-                plan["rates"], f"{engine}-latency",
-            ))
-        if plan["tuned_latency"]:
-            say(f"latency, fast worker, 500 events/s, every client tuned {TUNED_LATENCY}")
-            runs["latency_tuned"] = attempt("latency_tuned", lambda: pipeline.latency(
-                broker, workdir, "fast", paced_events, model_file, ((500.0, 8.0),),
-                "fast-latency-tuned", tuning=TUNED_LATENCY))
-
-        # 5: learner
-        say("learner core in process, and its profile")
-        runs["learner_core"] = attempt("learner_core", lambda: learning_speed.learner_core(
-            warm, scored[: plan["learner_scored"]], plan["learner_outcomes"], seed=5
-        ))
-        runs["learner_profile"] = attempt("learner_profile", lambda: (
-            learning_speed.learner_profile(warm, scored[:1500], 750, seed=5)))
-        say("learner process over Kafka, and labels to a scorer's model")
-        runs["learner_kafka"] = attempt("learner_kafka", lambda: (
-            learning_speed.learner_over_kafka(
-                broker, workdir, model_file, scored[: plan["learner_scored"]],
-                plan["learner_outcomes"], plan["label_rate"], plan["label_seconds"], seed=5)
-        ))
-        if plan["label_variant"]:
-            say(f"labels to a scorer's model with {SNAPSHOT_VARIANT}")
-            runs["label_to_model_variant"] = attempt("label_to_model_variant", lambda: (
-                learning_speed.learner_over_kafka(
-                    broker, workdir, model_file, scored[: plan["learner_scored"]], 0,
-                    plan["label_rate"], plan["label_seconds"], seed=6,
-                    extra_env=SNAPSHOT_VARIANT, name="learner-variant")
-            ))
-        runs["broker_total_cpu_seconds"] = round(cpu_seconds(tansu), 2)
-
-    # 6: pending records (no broker needed)
+        shared["profile"] = inprocess.profile(warm, events[: min(len(events), 3000)])
     say(f"pending-record memory: {plan['pending_records']} records, extrapolated to 1,000,000")
-    runs["pending_memory"] = attempt("pending_memory", lambda: pending_memory(
+    shared["pending_memory"] = attempt("pending_memory", lambda: pending_memory(
         plan["pending_records"]))
 
-    report["ratios"] = attempt("ratios", lambda: ratios(runs))
-    report["targets"] = targets(runs)
-    report["bottlenecks"] = attempt("bottlenecks", lambda: bottlenecks(runs, report["targets"]))
-    report["recommendation"] = attempt("recommendation", lambda: recommendation(runs))
+    for kind, section in report["brokers"].items():
+        runs = section["runs"] | shared  # the in-process figures read alike for both
+        section["ratios"] = attempt(f"{kind}.ratios", functools.partial(ratios, runs))
+        section["targets"] = targets(runs)
+        section["bottlenecks"] = attempt(f"{kind}.bottlenecks", functools.partial(
+            bottlenecks, runs, section["targets"], kind))
+        section["recommendation"] = attempt(f"{kind}.recommendation",
+                                            functools.partial(recommendation, runs))
+    report["targets"] = side_by_side({k: v["targets"] for k, v in report["brokers"].items()})
     report["errors"] = errors
     report["seconds"] = round(time.monotonic() - began, 1)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _prefixed(attempt: Callable[[str, Callable[[], Any]], Any], kind: str, name: str,
+              measure: Callable[[], Any]) -> Any:
+    return attempt(f"{kind}.{name}", measure)
+
+
+@dataclasses.dataclass
+class _Inputs:
+    """What every broker's section measures on: the same plan, warm model and events."""
+
+    plan: dict[str, Any]
+    warm: Settings
+    model_file: Path
+    events: list[Any]
+    paced_events: list[Any]
+    scored: list[Any] = dataclasses.field(default_factory=list)
+
+
+def _broker_runs(
+    broker: pipeline.BenchBroker,
+    workdir: Path,
+    inputs: _Inputs,
+    runs: dict[str, Any],
+    say: Callable[[str], None],
+    attempt: Callable[[str, Callable[[], Any]], Any],
+) -> None:
+    """Every measurement that needs a broker, on ``broker``, into ``runs``."""
+    plan, warm, model_file = inputs.plan, inputs.warm, inputs.model_file
+    events, paced_events = inputs.events, inputs.paced_events
+    workdir.mkdir(parents=True, exist_ok=True)
+    say("broker warm-up: every event published three times and read back once")
+    runs["broker_warm_up"] = attempt("broker_warm_up", lambda: (
+        pipeline.warm_up(broker, workdir, events)))
+    idle = broker.cpu_seconds()
+    time.sleep(2.0)
+    runs["broker_idle_cpu_share_of_a_core"] = round((broker.cpu_seconds() - idle) / 2.0, 3)
+    runs["broker_tuning"] = broker_tuning(warm.model_copy(update={
+        "kafka_bootstrap": broker.bootstrap}))._asdict()
+    say(f"broker CPU of one idle consumer's long-polls; defaults {runs['broker_tuning']}")
+    runs["broker_fetch_cost"] = attempt("broker_fetch_cost", lambda: (
+        pipeline.broker_fetch_cost(broker, workdir)))
+    say("broker CPU at 500 events/s: a producer alone, then with one consumer")
+    runs["broker_cost_split"] = attempt("broker_cost_split", lambda: (
+        pipeline.broker_cost_split(broker, workdir, paced_events)))
+
+    # 1-3: interleaved rounds: ceiling, faust and fast (order alternates), ceiling again,
+    # all on the same payloads; each worker is compared with the ceilings around it
+    runs["rounds"] = []
+    for round_no in range(plan["rounds"]):
+        measured: dict[str, Any] = {}
+        runs["rounds"].append(measured)
+        say(f"round {round_no + 1}: in-process ceiling and stage costs, {len(events)} events")
+        ceiling = inprocess.ceiling(warm, events)
+        inputs.scored = inputs.scored or ceiling["scored"]
+        ceilings = [{k: v for k, v in ceiling.items() if k != "scored"}]
+        measured["stages_us"] = inprocess.stage_costs(warm, events)
+        for engine in ENGINES if round_no % 2 == 0 else ENGINES[::-1]:
+            say(f"round {round_no + 1}: {engine} worker, {len(events)} events")
+            measured[engine] = attempt(
+                f"throughput.{engine}.{round_no}",
+                functools.partial(pipeline.throughput, broker, workdir, engine, events,
+                                  model_file, f"{engine}-tp{round_no}"),
+            )
+        say(f"round {round_no + 1}: in-process ceiling again")
+        after = inprocess.ceiling(warm, events)
+        ceilings.append({k: v for k, v in after.items() if k != "scored"})
+        measured["ceiling_runs"] = ceilings
+        measured["ceiling"] = {
+            field: round(statistics.fmean(c[field] for c in ceilings), 1)
+            for field in ("events_per_s", "events_per_cpu_s", "cpu_us_per_event")
+        }
+    runs["stages_us"] = {
+        stage: _median([r["stages_us"][stage] for r in runs["rounds"]])
+        for stage in runs["rounds"][0]["stages_us"]
+    }
+
+    # 4: latency at fixed offered rates, at the broker's defaults, then every hop tuned
+    runs["latency"] = {}
+    for engine in ("fast", "faust"):
+        say(f"latency, {engine} worker, {[int(r) for r, _ in plan['rates']]} events/s")
+        runs["latency"][engine] = attempt(f"latency.{engine}", functools.partial(
+            pipeline.latency, broker, workdir, engine, paced_events, model_file,
+            plan["rates"], f"{engine}-latency",
+        ))
+    if plan["tuned_latency"]:
+        say(f"latency, fast worker, 500 events/s, every client tuned {TUNED_LATENCY}")
+        runs["latency_tuned"] = attempt("latency_tuned", lambda: pipeline.latency(
+            broker, workdir, "fast", paced_events, model_file, ((500.0, 8.0),),
+            "fast-latency-tuned", tuning=TUNED_LATENCY))
+
+    # 5: the learner over Kafka
+    scored = inputs.scored
+    say("learner process over Kafka, and labels to a scorer's model")
+    runs["learner_kafka"] = attempt("learner_kafka", lambda: (
+        learning_speed.learner_over_kafka(
+            broker, workdir, model_file, scored[: plan["learner_scored"]],
+            plan["learner_outcomes"], plan["label_rate"], plan["label_seconds"], seed=5)
+    ))
+    if plan["label_variant"]:
+        say(f"labels to a scorer's model with {SNAPSHOT_VARIANT}")
+        runs["label_to_model_variant"] = attempt("label_to_model_variant", lambda: (
+            learning_speed.learner_over_kafka(
+                broker, workdir, model_file, scored[: plan["learner_scored"]], 0,
+                plan["label_rate"], plan["label_seconds"], seed=6,
+                extra_env=SNAPSHOT_VARIANT, name="learner-variant")
+        ))
+    runs["broker_total_cpu_seconds"] = round(broker.cpu_seconds(), 2)
 
 
 def pending_memory(records: int) -> dict[str, Any]:
@@ -328,7 +407,7 @@ def targets(runs: dict[str, Any]) -> dict[str, Any]:
     for engine in ENGINES:
         def throughput(engine: str = engine) -> tuple[Any, bool, dict[str, Any]]:
             ratio = _median(_vs(runs, engine, "ceiling", "events_per_s"))
-            return ratio, ratio >= 0.60, {
+            return ratio, ratio >= 0.90, {
                 "events_per_s": _median(_per_round(runs, engine, "events_per_s")),
                 "ceiling_events_per_s": _median(_per_round(runs, "ceiling", "events_per_s")),
             }
@@ -366,14 +445,14 @@ def targets(runs: dict[str, Any]) -> dict[str, Any]:
             return value, value <= 0.2, {}
 
         out.add(f"throughput_vs_ceiling.{engine}",
-                ">= 0.60 of the in-process ceiling (events/s)", throughput)
+                ">= 0.90 of the in-process ceiling (events/s)", throughput)
         out.add(f"overhead_outside_models_us.{engine}",
                 "<= 25 µs per event (worker CPU per event minus model assess + selection)",
                 overhead)
-        out.add(f"latency_500_p99_ms.{engine}", "<= 50 ms at 500 events/s",
-                latency("p99", 50.0))
-        out.add(f"latency_500_p50_ms.{engine}", "<= 15 ms at 500 events/s",
-                latency("p50", 15.0))
+        out.add(f"latency_500_p99_ms.{engine}", "<= 20 ms event to verdict at 500 events/s",
+                latency("p99", 20.0))
+        out.add(f"latency_500_p50_ms.{engine}", "<= 5 ms event to verdict at 500 events/s",
+                latency("p50", 5.0))
         out.add(f"startup_first_verdict_s.{engine}",
                 "<= 5 s from process start to first verdict (worst run)", startup)
         out.add(f"broker_cpu_s_per_10k_events.bulk.{engine}",
@@ -413,8 +492,31 @@ def targets(runs: dict[str, Any]) -> dict[str, Any]:
     return dict(out)
 
 
-def bottlenecks(runs: dict[str, Any], met: dict[str, Any]) -> dict[str, Any]:
-    """What bounds each unmet target, from the stage costs, profile and latency split."""
+LATENCY_READING = {
+    "embedded": "each hop waits for the producer's linger (5 ms) and, on this broker, up to a "
+                "full fetch wait (10 ms), because new data does not wake a long-poll: hub "
+                "producer -> worker -> verdict reader is two of each; the rest is scoring "
+                "and queueing",
+    "apache_kafka": "this broker answers a fetch when data arrives, so each hop costs the "
+                    "producer's linger (1 ms) and a network round trip; the rest is the "
+                    "worker's CPU per event (decode, pseudonymise, score, encode two records) "
+                    "and queueing behind the events scored before it on two shared cores",
+}
+BROKER_CPU_READING = {
+    "embedded": "the embedded broker does not wake a long-poll when data arrives, so every "
+                "consumer (worker, snapshot follower, verdict reader) fetches every fetch "
+                "wait (10 ms) whether or not there is data, and each fetch costs the broker "
+                "CPU; at 500 events/s, 10,000 events take 20 s of such polling",
+    "apache_kafka": "Apache Kafka wakes long-polls, so its idle consumers cost little; what "
+                    "remains is a JVM serving produce and fetch requests of small batches "
+                    "(linger 1 ms at 500 events/s) for three topics and their consumers, plus "
+                    "the controller's and the log cleaner's background work",
+}
+
+
+def bottlenecks(runs: dict[str, Any], met: dict[str, Any], kind: str) -> dict[str, Any]:
+    """What bounds each unmet target on broker ``kind``, from the stage costs, profile and
+    latency split."""
     out: dict[str, Any] = {}
     ceiling_us = _median(_per_round(runs, "ceiling", "cpu_us_per_event"))
     for engine in ENGINES:
@@ -463,10 +565,7 @@ def bottlenecks(runs: dict[str, Any], met: dict[str, Any]) -> dict[str, Any]:
                     "end_to_end_ms": at500[f"{quantile}_ms"],
                     "send_to_worker_produce_ms": at500[f"send_to_worker_produce_{quantile}_ms"],
                     "kept_up": at500["kept_up"],
-                    "reading": "each hop waits for the producer's linger (5 ms) and, on this "
-                               "broker, up to a full fetch wait (10 ms), because new data does "
-                               "not wake a long-poll: hub producer -> worker -> verdict "
-                               "reader is two of each; the rest is scoring and queueing"
+                    "reading": LATENCY_READING[kind]
                                + ("" if at500["kept_up"] else "; here the worker did not "
                                   "keep up with the offered rate, so queueing dominates"),
                 }
@@ -534,12 +633,7 @@ def bottlenecks(runs: dict[str, Any], met: dict[str, Any]) -> dict[str, Any]:
                 "idle_with_worker_and_reader": (runs["latency"].get(engine) or {}).get("idle"),
                 "above_idle_at_500_per_s": ((runs["latency"].get(engine) or {}).get(
                     "rates", {}).get("500") or {}).get("broker_cpu_s_per_10k_events_above_idle"),
-                "reading": "the embedded broker does not wake a long-poll when data arrives, "
-                           "so every consumer (worker, snapshot follower, verdict reader) "
-                           "fetches every fetch wait (10 ms) whether or not there is data, and "
-                           "each fetch costs the broker CPU; at 500 events/s, 10,000 events "
-                           "take 20 s of such polling. Apache Kafka wakes long-polls, so "
-                           "there a long fetch wait costs no latency",
+                "reading": BROKER_CPU_READING[kind],
             }
     out["profile_top_self_time"] = runs["profile"]["by_self_time"][:12]
     return out
@@ -572,31 +666,53 @@ def recommendation(runs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def side_by_side(per_broker: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{target: {"target": goal, broker: {measured, met, ...}}}`` from each broker's
+    targets: the same targets for every broker, next to each other."""
+    out: dict[str, Any] = {}
+    for kind, found in per_broker.items():
+        for name, target in found.items():
+            row = out.setdefault(name, {"target": target["target"]})
+            row[kind] = {k: v for k, v in target.items() if k != "target"}
+    return out
+
+
 def summary(report: dict[str, Any]) -> str:
     lines = []
-    for name, target in report["targets"].items():
-        mark = "met    " if target["met"] else "NOT met"
-        lines.append(f"{mark} {name}: {target['measured']} (target {target['target']})")
-    rec = report.get("recommendation")
-    if rec:
-        lines.append(f"engine the numbers support: {rec['engine']} "
-                     f"({rec['fast_vs_faust_events_per_cpu_s']}x events per CPU-second)")
+    for name, row in report["targets"].items():
+        for kind in report["brokers"]:
+            found = row.get(kind) or {"measured": None, "met": False}
+            mark = "met    " if found["met"] else "NOT met"
+            lines.append(f"{mark} {kind:<12} {name}: {found['measured']} (target {row['target']})")
+    for kind, section in report["brokers"].items():
+        rec = section.get("recommendation")
+        if rec:
+            lines.append(f"engine the numbers support on {kind}: {rec['engine']} "
+                         f"({rec['fast_vs_faust_events_per_cpu_s']}x events per CPU-second)")
     for name, error in report.get("errors", {}).items():
         lines.append(f"FAILED  {name}: {error}")
     return "\n".join(lines)
 
 
+BROKER_TITLES = {"embedded": "embedded (Tansu)", "apache_kafka": "Apache Kafka"}
+
+
 def readme_table(report: dict[str, Any]) -> str:
     """The README's benchmark table, from a report (``tests/test_readme.py`` compares them)."""
-    rows = ["| target | engine | measured | goal | met |", "|---|---|---|---|---|"]
-    for key, target in report["targets"].items():
+    kinds = list(report["brokers"])
+    rows = ["| target | engine | goal | " + " | ".join(BROKER_TITLES[k] for k in kinds) + " |",
+            "|---|---|---|" + "---|" * len(kinds)]
+    for key, row in report["targets"].items():
         parts = key.split(".")
         name = parts[0].replace("_", " ").replace("cpu", "CPU")
         engine = parts[-1] if len(parts) > 1 else "-"
         if len(parts) == 3:
             name += f" ({parts[1].replace('_', ' ')})"
-        met = "yes" if target["met"] else "no"
-        rows.append(f"| {name} | {engine} | {target['measured']} | {target['target']} | {met} |")
+        cells = []
+        for kind in kinds:
+            found = row.get(kind) or {"measured": None, "met": False}
+            cells.append(f"{found['measured']} {'met' if found['met'] else '**not met**'}")
+        rows.append(f"| {name} | {engine} | {row['target']} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -606,9 +722,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs, noisier figures")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep worker and learner logs in this directory")
+    parser.add_argument("--broker", action="append", choices=BROKERS, default=None,
+                        help="measure only this broker (repeatable; default: both)")
     args = parser.parse_args(argv)
     report = run_benchmark(args.report, quick=args.quick, keep=args.keep,
-                           say=lambda line: print(line, file=sys.stderr, flush=True))
+                           say=lambda line: print(line, file=sys.stderr, flush=True),
+                           brokers=tuple(args.broker or BROKERS))
     print(summary(report))
     print(f"report: {args.report} ({report['seconds']} s)")
     return 0

@@ -11,15 +11,17 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.kafka_config import broker_tuning
 from streams.settings import Settings, get_settings
 from streams.topology import STREAMS, Topology
 
 
-def _use_short_fetch_wait(fetch_max_wait_ms: int) -> None:
-    """Override faust's hard-coded 1.5 s fetch wait for its stream consumer.
+def _use_broker_fetch_wait(settings: Settings) -> None:
+    """Replace faust's hard-coded 1.5 s fetch wait of its stream consumer by the broker's.
 
     Brokers that do not wake a long-poll on new data (the embedded one) would otherwise add
-    up to 1.5 s per hop.
+    up to 1.5 s per hop. The wait is resolved when the consumer is made, not at import, so
+    importing the app (unit tests, ``test_context()``) never asks a broker anything.
     """
     thread_cls: Any = faust_aiokafka.AIOKafkaConsumerThread
     original = getattr(thread_cls, "_riskstream_original", None) or (
@@ -28,11 +30,16 @@ def _use_short_fetch_wait(fetch_max_wait_ms: int) -> None:
 
     def create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        consumer._fetch_max_wait_ms = broker_tuning(settings).fetch_max_wait_ms
         return consumer
 
     thread_cls._riskstream_original = original
     thread_cls._create_worker_consumer = create_worker_consumer
+
+
+def use_broker_linger(app: faust.App, settings: Settings) -> None:
+    """Set the producer linger of the broker in use; call before the worker starts."""
+    app.conf.producer_linger = broker_tuning(settings).producer_linger_ms / 1000.0
 
 
 def _credentials(settings: Settings) -> Any:
@@ -53,7 +60,7 @@ def _credentials(settings: Settings) -> Any:
 
 
 def create_app(settings: Settings) -> faust.App:
-    _use_short_fetch_wait(settings.fetch_max_wait_ms)
+    _use_broker_fetch_wait(settings)
     return faust.App(
         f"{settings.topic_prefix}-scorer",
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
@@ -63,7 +70,6 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_request_timeout=max(40.0, settings.session_timeout_s + 5),
-        producer_linger=settings.producer_linger_ms / 1000.0,
         key_serializer="raw",
         value_serializer="raw",
         topic_allow_declare=False,  # `riskstream topics create` owns topic creation

@@ -45,13 +45,18 @@ def broker(
 ) -> None:
     """Run a broker in the foreground: the embedded one (Tansu, in memory), or Apache Kafka
     from its Maven jars (needs java, and mvn for the first fetch)."""
-    from streams.broker import ApacheKafkaCluster, BrokerUnavailable, EmbeddedBroker
+    from streams.broker import (
+        KAFKA_SERVER_JVM_OPTS,
+        ApacheKafkaCluster,
+        BrokerUnavailable,
+        EmbeddedBroker,
+    )
 
     if kind not in ("embedded", "apache"):
         raise typer.Exit(_fail(f"unknown broker kind {kind!r}: use embedded or apache"))
     try:
         if kind == "apache":
-            with ApacheKafkaCluster(data, nodes=nodes) as cluster:
+            with ApacheKafkaCluster(data, nodes=nodes, jvm_opts=KAFKA_SERVER_JVM_OPTS) as cluster:
                 typer.echo(
                     f"Apache Kafka ({nodes} node(s)) on {cluster.bootstrap}, data in {data}; "
                     "Ctrl-C stops"
@@ -337,7 +342,8 @@ def bench(
         Path | None, typer.Option(help="keep the workers' and learner's logs in this folder")
     ] = None,
 ) -> None:
-    """Benchmark one worker (faust and fast engines), the learner and the broker (~4 min)."""
+    """Benchmark one worker (faust and fast engines), the learner and the broker, on the
+    embedded broker and on Apache Kafka side by side (~9 min)."""
     import sys
 
     # bench/ ships with the source tree, not the package: find it next to streams/

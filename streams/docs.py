@@ -15,7 +15,8 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        shown = "(secret)" if isinstance(default, SecretStr) else f"`{default}`"
+        shown = ("(secret)" if isinstance(default, SecretStr)
+                 else "(unset)" if default is None else f"`{default}`")
         rows.append(f"| `RISKSTREAM_{name.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(rows)
 

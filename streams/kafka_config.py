@@ -6,9 +6,68 @@ the same way. Secrets are only read here, at the last moment, and never logged.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import threading
+from typing import Any, NamedTuple
 
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerTuning(NamedTuple):
+    fetch_max_wait_ms: int
+    producer_linger_ms: int
+
+
+# Apache Kafka answers a fetch as soon as data arrives, so a long wait costs no latency and
+# saves idle polls; a 1 ms linger still batches bursts. Tansu answers only when the wait
+# ends, so its waits must be short, and a longer linger saves it produce requests.
+BROKER_TUNING = {
+    "apache_kafka": BrokerTuning(fetch_max_wait_ms=100, producer_linger_ms=1),
+    "embedded": BrokerTuning(fetch_max_wait_ms=10, producer_linger_ms=5),
+}
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+_detected: dict[str, str] = {}
+_detect_lock = threading.Lock()
+
+
+def broker_kind(settings: Settings, timeout_s: float = 5.0) -> str:
+    """``settings.broker_kind``, or for ``auto`` what the cluster says it is (asked once per
+    bootstrap and process). An unreachable broker gets the embedded tuning: its short
+    waits are correct on both brokers, only costlier on Apache Kafka."""
+    if settings.broker_kind != "auto":
+        return settings.broker_kind
+    with _detect_lock:
+        if settings.kafka_bootstrap not in _detected:
+            _detected[settings.kafka_bootstrap] = _ask_cluster(settings, timeout_s)
+        return _detected[settings.kafka_bootstrap]
+
+
+def _ask_cluster(settings: Settings, timeout_s: float) -> str:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({**client_config(settings), "log_level": 0})
+    try:
+        cluster = admin.describe_cluster(request_timeout=timeout_s).result(timeout_s + 1)
+    except Exception as exc:  # a broker that is still starting, or no DescribeCluster API
+        log.warning("could not ask %s what broker it is (%s); using the embedded broker's "
+                    "fetch wait and linger", settings.kafka_bootstrap, type(exc).__name__)
+        return "embedded"
+    return "embedded" if cluster.cluster_id == EMBEDDED_CLUSTER_ID else "apache_kafka"
+
+
+def broker_tuning(settings: Settings) -> BrokerTuning:
+    """Fetch wait and linger: the settings' values, else the defaults of the broker kind."""
+    if settings.fetch_max_wait_ms is not None and settings.producer_linger_ms is not None:
+        return BrokerTuning(settings.fetch_max_wait_ms, settings.producer_linger_ms)
+    defaults = BROKER_TUNING[broker_kind(settings)]
+    return BrokerTuning(
+        defaults.fetch_max_wait_ms if settings.fetch_max_wait_ms is None
+        else settings.fetch_max_wait_ms,
+        defaults.producer_linger_ms if settings.producer_linger_ms is None
+        else settings.producer_linger_ms,
+    )
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -32,7 +91,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """A batching, idempotence-free producer (the embedded broker has no transactions)."""
     return {
         **client_config(settings),
-        "linger.ms": settings.producer_linger_ms,
+        "linger.ms": broker_tuning(settings).producer_linger_ms,
         "acks": "all",
         # a topic missing after a broker lost its storage must not come back with the
         # broker's default partition count: the workers re-create it (streams.admin)
@@ -51,7 +110,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "auto.offset.reset": "earliest",
         # never see the records of an aborted transaction (exactly_once writers)
         "isolation.level": "read_committed",
-        "fetch.wait.max.ms": settings.fetch_max_wait_ms,
+        "fetch.wait.max.ms": broker_tuning(settings).fetch_max_wait_ms,
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
         "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
         **overrides,

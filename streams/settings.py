@@ -62,10 +62,19 @@ class Settings(BaseSettings):
         description="scorer group protocol: consumer (KIP-848) on Apache Kafka 4.x; the "
         "embedded broker never assigns under it",
     )
-    fetch_max_wait_ms: int = Field(
-        10, ge=0, description="fetch long-poll wait; brokers that do not wake polls need ~10"
+    broker_kind: Literal["auto", "apache_kafka", "embedded"] = Field(
+        "auto",
+        description="picks the fetch wait and linger defaults; auto asks the broker once "
+        "(the embedded Tansu names its cluster tansu_cluster)",
     )
-    producer_linger_ms: int = Field(5, ge=0, description="producer batching delay")
+    fetch_max_wait_ms: int | None = Field(
+        None, ge=0, description="fetch long-poll wait; unset: 100 on Apache Kafka (a fetch "
+        "wakes when data arrives), 10 on the embedded broker (it does not)",
+    )
+    producer_linger_ms: int | None = Field(
+        None, ge=0, description="producer batching delay; unset: 1 on Apache Kafka, 5 on "
+        "the embedded broker",
+    )
 
     pseudonym_key: SecretStr = Field(
         SecretStr(DEV_PSEUDONYM_KEY), description="HMAC key for pseudonymising personal fields"

@@ -14,8 +14,9 @@ def run_worker() -> None:
     settings.check_production()
     # importing registers the agents on the app
     import streams.agents  # noqa: F401
-    from streams.app import app
+    from streams.app import app, use_broker_linger
 
+    use_broker_linger(app, settings)
     metrics.describe_build()
     metrics.preinitialise()
     metrics.serve(settings.metrics_port, settings.metrics_addr)

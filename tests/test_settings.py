@@ -53,7 +53,8 @@ def test_previous_pseudonym_keys_are_secret_and_reach_the_pseudonymiser(
 def test_tls_and_sasl_reach_every_client_and_secrets_stay_hidden() -> None:
     settings = Settings(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-256",
                         sasl_username="riskstream", sasl_password="s3cret-pw",
-                        ssl_cafile="/etc/ssl/ca.pem", kafka_bootstrap="kafka://b1:9093,b2:9093")
+                        ssl_cafile="/etc/ssl/ca.pem", kafka_bootstrap="kafka://b1:9093,b2:9093",
+                        broker_kind="apache_kafka")
     for config in (producer_config(settings), consumer_config(settings, "g")):
         assert config["bootstrap.servers"] == "b1:9093,b2:9093"
         assert config["security.protocol"] == "SASL_SSL"
@@ -69,6 +70,7 @@ def test_tls_and_sasl_reach_every_client_and_secrets_stay_hidden() -> None:
 def test_environment_variables_are_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RISKSTREAM_INSPECTION_RATES", '{"postal.hub_LEJ": 0.05, "*": 0.02}')
     monkeypatch.setenv("RISKSTREAM_SESSION_TIMEOUT_S", "2")
+    monkeypatch.setenv("RISKSTREAM_BROKER_KIND", "embedded")
     settings = Settings()
     assert settings.inspection_rates == {"postal.hub_LEJ": 0.05, "*": 0.02}
     assert consumer_config(settings, "g")["session.timeout.ms"] == 2000
