@@ -104,13 +104,14 @@ def busiest_leader(cluster: ApacheKafkaCluster, deployment: Deployment) -> int:
     return leaders.most_common(1)[0][0]
 
 
-def scoring_goes_on(run: Run) -> None:
-    """Events acknowledged after now get verdicts: the scorer is past the disturbance."""
+def scoring_goes_on(run: Run, first: bool = False) -> None:
+    """Events acknowledged after now get verdicts: the scorer is past the disturbance
+    (``first``: past its start, which may take a group's join longer)."""
     since = time.monotonic()
     wait_for(lambda: run.feed.acked_since(since) >= SCORED_AFTER, 60)
     with run.feed.lock:
         recent = {k for k, (at, _) in run.feed.acked.items() if at >= since}
-    keys = verdict_keys_covering(run.deployment, recent, timeout_s=60)
+    keys = verdict_keys_covering(run.deployment, recent, timeout_s=120 if first else 60)
     assert recent <= set(keys), (
         f"{len(recent - set(keys))} recent events without a verdict; verdict partitions "
         f"(read_committed end, log end): {stable_ends(run.deployment)}")
