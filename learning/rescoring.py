@@ -14,7 +14,8 @@ sub-scores as the scorer computed them. That is all the model's learning reads:
 
 :func:`rescore` is the other direction: the score the model gives an event *now*, from the
 same record, for prequential evaluation (champion against challenger) and probes. Rules need
-the raw event, so the rule sub-score the scorer recorded is reused.
+the raw event, so the rule sub-scores the scorer recorded (which rules fired, how severe) are
+reused.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from scorers.ensemble import Assessment
 from scorers.model import RiskModel
+from scorers.rule_outcomes import rule_hits
 
 __all__ = ["assessment_of", "rescore"]
 
@@ -70,4 +72,5 @@ def rescore(
     sub = ensemble.sub_scores_one(dict(features), entities)
     if recorded_sub_scores is not None and "rules" in recorded_sub_scores:
         sub["rules"] = float(recorded_sub_scores["rules"])
-    return float(ensemble.stacker.predict_proba_one(ensemble.evidence(sub))[True])
+        sub.update(rule_hits(recorded_sub_scores))
+    return float(ensemble.stacker.predict_proba_one(ensemble.evidence(sub, features))[True])

@@ -26,6 +26,7 @@ from scorers.base import Reason, explain, risk_of
 from scorers.ensemble import StreamEnsemble
 from scorers.features import entities_for, features_for
 from scorers.profiles import ProfileScorer
+from scorers.rule_outcomes import RuleOutcomes
 from scorers.supervised import SupervisedScorer
 from scorers.synth import records
 from scorers.tariff import TariffScorer
@@ -39,7 +40,8 @@ PROBE = 60
 class Case:
     name: str
     make: Callable[[], Any]
-    # "features": merged features and entity keys; "record": the decoded record itself
+    # "features": merged features and entity keys; "record": the decoded record itself;
+    # "rule_hits": the default rule book's hits as sub-scores ({"rule.<id>": severity})
     takes: str = "features"
     stream: str = "courier"
 
@@ -82,6 +84,7 @@ CASES = [
 if _rulebook() is not None:
     CASES.append(Case("rulebook", _rulebook))
     CASES.append(Case("rulebook-passenger", _rulebook, stream="passenger"))
+    CASES.append(Case("rule-outcomes", RuleOutcomes, "rule_hits", stream="postal"))
 
 
 def _data(case: Case, n: int, seed: int) -> list[tuple[dict[str, Any], bool]]:
@@ -89,6 +92,10 @@ def _data(case: Case, n: int, seed: int) -> list[tuple[dict[str, Any], bool]]:
     for record, finding in records(case.stream, n, seed=seed):
         if case.takes == "record":
             rows.append((record, finding))
+        elif case.takes == "rule_hits":
+            x = {**record, **features_for(case.stream, record)}
+            hits = {r.code: r.weight for r in _rulebook().explain_one(x)}
+            rows.append((hits, finding))
         else:
             x = {**entities_for(case.stream, record), **features_for(case.stream, record)}
             rows.append((x, finding))
