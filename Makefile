@@ -31,10 +31,12 @@ bench: $(STAMP)
 	$(BIN)/riskstream bench --report bench/report.json
 
 # riskstream against the reference baselines on the simulator's realistic worlds (bench/targeting.json)
+# and its ablations (bench/targeting_ablations.json); JOBS replays at once
+JOBS ?= 2
 bench-targeting: $(STAMP)
 	# the ablations run even when a margin is missed; the exit status still says so
-	$(BIN)/python -m bench.targeting; met=$$?; \
-	$(BIN)/python -m bench.targeting --ablations-only && exit $$met
+	$(BIN)/python -m bench.targeting --jobs $(JOBS); met=$$?; \
+	$(BIN)/python -m bench.targeting --ablations-only --jobs $(JOBS) && exit $$met
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -13,9 +13,10 @@ Every system is judged on the last three months (``World.measure_from``): pooled
 Precision@n% for n = 1, 5 and 10% and ROC AUC, as :func:`streams.replay.report.figures`
 computes them. The report goes to ``bench/targeting.json``; :func:`readme_table` renders the
 README's table from it. ``--ablations-only`` replays riskstream variants (each sub-scorer
-alone, the combined profile evidence, weight clipping, profile shrinkage, the stacker's
-step, no challenger, warm start only) on the first seed at ``--ablation-scale`` into
-``bench/targeting_ablations.json``.
+alone, each left out, and the design choices: profile evidence and shrinkage, rule
+calibration, weight clipping, the stacker's step, no challenger, warm start only) on every
+world and seed into ``bench/targeting_ablations.json``, with each variant's wins and losses
+against the defaults. ``--jobs`` runs that many replays at once (results do not depend on it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,19 +49,33 @@ BUDGET = 0.05
 MIN_RATIO_TO_BASELINE = 1.05
 MIN_RATIO_TO_GBDT = 1.0
 
+#: The stacker's inputs per sub-scorer (``StreamEnsemble(parts=...)``).
+PARTS: Mapping[str, tuple[str, ...]] = {
+    "supervised": ("supervised",),
+    "profiles": ("profile",),
+    "valuation": ("valuation_under", "valuation_over"),
+    "tariff": ("tariff",),
+    "anomaly": ("anomaly",),
+    "rules": ("rules",),
+}
+
+
+def _parts(*names: str) -> dict[str, Any]:
+    return {"ensemble": {"parts": [p for name in names for p in PARTS[name]]}}
+
+
 #: riskstream variants for the ablations: name -> settings changed from the defaults
 #: (``ensemble``: StreamEnsemble parameters; ``frozen``: outcomes never reach the learner).
 ABLATIONS: Mapping[str, Mapping[str, Any]] = {
-    "supervised_only": {"ensemble": {"parts": ["supervised"]}},
-    "profiles_only": {"ensemble": {"parts": ["profile"]}},
-    "valuation_only": {"ensemble": {"parts": ["valuation_under", "valuation_over"]}},
-    "anomaly_only": {"ensemble": {"parts": ["anomaly"]}},
+    **{f"{name}_only": _parts(name) for name in PARTS},
+    **{f"without_{name}": _parts(*(p for p in PARTS if p != name)) for name in PARTS},
+    "single_model": {"ensemble": {"stacking": "single"}},
     "combined_profile": {"ensemble": {"profile_evidence": "combined"}},
-    "weight_clip_3": {"weight_clip": 3.0},
+    "fixed_shrinkage": {"ensemble": {"shrinkage": "fixed"}},
+    "rule_severity": {"ensemble": {"rule_evidence": "severity"}},
+    "rule_prior_20": {"ensemble": {"rule_prior_strength": 20.0}},
     "weight_clip_5": {"weight_clip": 5.0},
     "weight_clip_20": {"weight_clip": 20.0},
-    "shrinkage_10": {"ensemble": {"prior_strength": 10.0}},
-    "shrinkage_20": {"ensemble": {"prior_strength": 20.0}},
     "stacker_rate_0.03": {"ensemble": {"learning_rate": 0.03}},
     "no_challenger": {"challenger_learning_rate": None},
     "warm_start_only": {"frozen": True},
@@ -111,27 +127,54 @@ def systems(with_gbdt: bool = True) -> dict[str, Callable[[World, Path], list[Sc
     return chosen
 
 
-def run_world(world: World, ablations: bool = False, with_gbdt: bool = True) -> dict[str, Any]:
-    """Every system (or, with ``ablations``, riskstream and its variants) on one world."""
-    entry: dict[str, Any] = {
-        "name": world.name, "seed": world.seed, "rows": len(world.rows),
-        "base_rate": round(world.base_rate, 4), "systems": {}, "seconds": {},
-    }
+def variant(name: str) -> str:
+    """The system name of an ablation variant."""
+    return f"riskstream[{name}]"
+
+
+def _system(name: str) -> Callable[[World, Path], list[ScoredRow]]:
+    if name.startswith("riskstream["):
+        update = ABLATIONS[name[len("riskstream["):-1]]
+        return lambda world, workdir: riskstream(world, workdir, update)
+    return systems()[name]
+
+
+def _run_system(task: tuple[str, int, float, str]) -> tuple[dict[str, Any], float]:
+    """One system on one world: its figures and the seconds it took (a pool's unit)."""
+    preset, seed, scale, name = task
+    world = generate(preset, seed, scale)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="riskstream-targeting-") as folder:
-        workdir = Path(folder)
-        runs: dict[str, Callable[[World, Path], list[ScoredRow]]] = (
-            {"riskstream": riskstream} if ablations else dict(systems(with_gbdt))
-        )
-        if ablations:
-            for name, update in ABLATIONS.items():
-                runs[f"riskstream[{name}]"] = (
-                    lambda world, workdir, update=update: riskstream(world, workdir, update)
-                )
-        for name, system in runs.items():
-            started = time.monotonic()
-            entry["systems"][name] = measured(system(world, workdir), world)
-            entry["seconds"][name] = round(time.monotonic() - started, 2)
-    return entry
+        rows = _system(name)(world, Path(folder))
+    return measured(rows, world), round(time.monotonic() - started, 2)
+
+
+def run_worlds(
+    presets: Sequence[str], seeds: Sequence[int], scale: float, names: Sequence[str],
+    jobs: int = 1, log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every system of ``names`` on every preset and seed, ``jobs`` replays at a time."""
+    keys = [(preset, seed) for preset in presets for seed in seeds]
+    tasks = [(preset, seed, scale, name) for preset, seed in keys for name in names]
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_run_system, tasks))
+    else:
+        results = [_run_system(task) for task in tasks]
+    worlds = []
+    for index, (preset, seed) in enumerate(keys):
+        world = generate(preset, seed, scale)
+        entry: dict[str, Any] = {
+            "name": world.name, "seed": world.seed, "rows": len(world.rows),
+            "base_rate": round(world.base_rate, 4), "systems": {}, "seconds": {},
+        }
+        for offset, name in enumerate(names):
+            figures_of, seconds = results[index * len(names) + offset]
+            entry["systems"][name] = figures_of
+            entry["seconds"][name] = seconds
+        worlds.append(entry)
+        _log(log, entry)
+    return worlds
 
 
 def ratio(entry: Mapping[str, Any], system: str, other: str, share: str = "0.05") -> float:
@@ -165,16 +208,12 @@ def checks(worlds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def run_benchmark(
     presets: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, scale: float = 1.0,
-    with_gbdt: bool = True, log: Callable[[str], None] | None = None,
+    with_gbdt: bool = True, log: Callable[[str], None] | None = None, jobs: int = 1,
 ) -> dict[str, Any]:
     """Every preset and seed through every system."""
     started = time.monotonic()
-    worlds = []
-    for preset in presets or list(PRESETS):
-        for seed in seeds:
-            entry = run_world(generate(preset, seed, scale), with_gbdt=with_gbdt)
-            worlds.append(entry)
-            _log(log, entry)
+    worlds = run_worlds(presets or list(PRESETS), seeds, scale, list(systems(with_gbdt)),
+                        jobs, log)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocol": {
@@ -188,6 +227,45 @@ def run_benchmark(
         "ablations": f"{ABLATIONS_REPORT.name} (--ablations-only)",
         "elapsed_s": round(time.monotonic() - started, 1),
     }
+
+
+def run_ablations(
+    presets: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, scale: float = 1.0,
+    jobs: int = 1, log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """riskstream and every variant of ``ABLATIONS`` on every preset and seed."""
+    started = time.monotonic()
+    names = ["riskstream", *(variant(name) for name in ABLATIONS)]
+    worlds = run_worlds(presets or list(PRESETS), seeds, scale, names, jobs, log)
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": scale,
+        "variants": {name: dict(update) for name, update in ABLATIONS.items()},
+        "worlds": worlds,
+        "summary": summary(worlds),
+        "against_default": against_default(worlds),
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }
+
+
+def against_default(worlds: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per variant, on how many world-seeds its P@5% (and ROC AUC) is above, equal to or
+    below riskstream's defaults, and its mean difference."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in worlds[0]["systems"]:
+        if name == "riskstream":
+            continue
+        p5 = [(w["systems"][name]["precision_at"]["0.05"] or 0.0)
+              - (w["systems"]["riskstream"]["precision_at"]["0.05"] or 0.0) for w in worlds]
+        auc = [(w["systems"][name]["roc_auc"] or 0.0) - (w["systems"]["riskstream"]["roc_auc"]
+                                                         or 0.0) for w in worlds]
+        out[name] = {
+            "p5_better": sum(d > 1e-9 for d in p5), "p5_equal": sum(abs(d) <= 1e-9 for d in p5),
+            "p5_worse": sum(d < -1e-9 for d in p5), "p5_mean_diff": round(statistics.fmean(p5), 4),
+            "auc_better": sum(d > 1e-9 for d in auc), "auc_worse": sum(d < -1e-9 for d in auc),
+            "auc_mean_diff": round(statistics.fmean(auc), 4),
+        }
+    return out
 
 
 def _log(log: Callable[[str], None] | None, entry: Mapping[str, Any]) -> None:
@@ -255,45 +333,49 @@ def summary_table(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def ablation_table(worlds: Sequence[Mapping[str, Any]]) -> str:
-    """P@5% and ROC AUC of riskstream and each variant, per world."""
-    names = list(worlds[0]["systems"])
-    lines = ["| variant | " + " | ".join(f"{w['name']} P@5% / AUC" for w in worlds) + " |",
-             "|---" * (len(worlds) + 1) + "|"]
-    for name in names:
-        cells = []
-        for w in worlds:
-            f = w["systems"][name]
-            cells.append(f"{f['precision_at']['0.05'] or 0:.3f} / {f['roc_auc'] or 0:.3f}")
+def ablation_table(report: Mapping[str, Any]) -> str:
+    """Per variant: mean P@5% and ROC AUC per world over the seeds, and against the defaults
+    on every world-seed (P@5% better / worse, mean difference)."""
+    worlds = list(report["summary"])
+    lines = ["| variant | " + " | ".join(f"{w} P@5% / AUC" for w in worlds)
+             + " | P@5% vs defaults: better / worse (mean) |",
+             "|---" * (len(worlds) + 2) + "|"]
+    for name in report["summary"][worlds[0]]:
+        cells = [f"{report['summary'][w][name]['p5']:.3f} / "
+                 f"{report['summary'][w][name]['roc_auc']:.3f}" for w in worlds]
+        versus = report["against_default"].get(name)
+        cells.append("" if versus is None else f"{versus['p5_better']} / {versus['p5_worse']} "
+                     f"({versus['p5_mean_diff']:+.3f})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--report", default=str(REPORT))
+    parser.add_argument("--report", default=None,
+                        help=f"default: bench/{REPORT.name}, or bench/{ABLATIONS_REPORT.name} "
+                             "with --ablations-only")
     parser.add_argument("--preset", action="append", choices=sorted(PRESETS))
     parser.add_argument("--seed", action="append", type=int)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--ablation-scale", type=float, default=0.3)
+    parser.add_argument("--jobs", type=int, default=1, help="replays at once")
     parser.add_argument("--no-gbdt", action="store_true")
     parser.add_argument("--ablations-only", action="store_true",
                         help="only the ablations, into bench/targeting_ablations.json")
     args = parser.parse_args(argv)
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     if args.ablations_only:
-        variants = [
-            run_world(generate(preset, (args.seed or SEEDS)[0], args.ablation_scale), True)
-            for preset in args.preset or list(PRESETS)
-        ]
-        Path(ABLATIONS_REPORT).write_text(json.dumps(
-            {"scale": args.ablation_scale, "variants": {k: dict(v) for k, v in
-                                                         ABLATIONS.items()},
-             "worlds": variants}, indent=2) + "\n", encoding="utf-8")
-        print(ablation_table(variants))
+        ablations = run_ablations(args.preset, args.seed or SEEDS, args.scale, args.jobs, log)
+        Path(args.report or ABLATIONS_REPORT).write_text(
+            json.dumps(ablations, indent=2) + "\n", encoding="utf-8")
+        print(ablation_table(ablations))
         return 0
     report = run_benchmark(args.preset, args.seed or SEEDS, args.scale, not args.no_gbdt,
-                           log=lambda line: print(line, file=sys.stderr))
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+                           log, args.jobs)
+    Path(args.report or REPORT).write_text(json.dumps(report, indent=2) + "\n",
+                                           encoding="utf-8")
     print(readme_table(report))
     return 0 if report["checks"]["all_met"] else 1
 
