@@ -257,3 +257,74 @@ def test_risk_model_snapshot_round_trip_and_privacy() -> None:
     assert not leaked, f"{len(leaked)} personal values in the snapshot"
     with pytest.raises(ValueError, match="unknown stream 'ferry'"):
         model.observe("ferry", record)
+
+
+def _learn_cash_outcomes(ensemble: StreamEnsemble, finds_cash: bool) -> dict[str, Any]:
+    """Learn 400 passenger outcomes where cash tickets find ``finds_cash``; return a probe."""
+    rows = list(records("passenger", 800, seed=2))
+    cash = [r for r, _ in rows if r["payment_form"] == "cash"]
+    for i, (record, _) in enumerate(rows[:400]):
+        a = ensemble.assess(record)
+        ensemble.observe(a)
+        finding = finds_cash if record["payment_form"] == "cash" else i % 10 == 0
+        ensemble.learn_outcome(a.features, a.entities, a.sub_scores, finding)
+    return cash[-1]
+
+
+def test_a_rule_whose_hits_find_nothing_loses_its_weight_but_still_inspects() -> None:
+    calibrated = StreamEnsemble("passenger", seed=42, rulebook=StubRuleBook())
+    as_written = StreamEnsemble("passenger", seed=42, rulebook=StubRuleBook(),
+                                rule_evidence="severity")
+    probe = _learn_cash_outcomes(calibrated, finds_cash=False)
+    _learn_cash_outcomes(as_written, finds_cash=False)
+    hits, findings = calibrated.rule_outcomes.record("cash")
+    assert hits > 20 and findings == 0
+    mine, theirs = calibrated.assess(probe), as_written.assess(probe)
+    print(f"cash ticket after {hits} clean hits: calibrated {mine.score:.3f}, "
+          f"as written {theirs.score:.3f}")
+    # as written, a 0.9 severity weighs 3.6 log-odds; after its clean hits, under half
+    lift = calibrated.evidence(mine.sub_scores)["rules"]
+    assert lift < 0.5 * calibrated.evidence({"rules": 0.9, "rule.new": 0.9})["rules"]
+    assert mine.score < theirs.score
+    # the analyst's always-inspect and the verbatim reason stay
+    assert mine.always_inspect and mine.reasons[0].code == "rule.cash"
+
+
+def test_a_rule_whose_hits_find_more_than_expected_gains_weight() -> None:
+    ensemble = StreamEnsemble("passenger", seed=42, rulebook=StubRuleBook())
+    before = ensemble.evidence({"rules": 0.9, "rule.cash": 0.9})["rules"]
+    probe = _learn_cash_outcomes(ensemble, finds_cash=True)
+    after = ensemble.evidence(ensemble.assess(probe).sub_scores)["rules"]
+    assert after > before > 0.0
+
+
+def test_snapshots_from_before_calibration_keep_scoring_as_they_learnt() -> None:
+    old = StreamEnsemble("passenger", seed=42, rulebook=StubRuleBook(),
+                         rule_evidence="severity", shrinkage="fixed")
+    probe = _learn_cash_outcomes(old, finds_cash=True)
+    expected = old.assess(probe).score
+    # what a snapshot pickled before these options existed lacks
+    for added in ("rule_evidence", "rule_outcomes", "rule_prior_strength", "shrinkage",
+                  "stacking"):
+        delattr(old, added)
+    del old.profiles.shrinkage, old.profiles.strengths, old.profiles.refit_every
+    revived = pickle.loads(pickle.dumps(old))
+    assert (revived.rule_evidence, revived.profiles.shrinkage) == ("severity", "fixed")
+    assert revived.assess(probe).score == expected
+
+
+def test_empirical_shrinkage_trusts_importers_more_than_offices() -> None:
+    from simulator.worlds import generate
+
+    world = generate("national_imports", seed=1, scale=0.3)
+    ensemble = StreamEnsemble("courier", seed=1)
+    profiles = ensemble.profiles
+    for row in world.rows[:6000]:
+        keys = {"importer": row["importer"], "declarant": row["declarant"],
+                "office": row["office"], "hs6": row["hs6"], "hs4": row["hs6"][:4],
+                "hs2": row["hs6"][:2]}
+        profiles.learn_one(keys, row["fraud"] == "1")
+    strengths = profiles.strengths
+    print({k: round(v, 1) for k, v in strengths.items()})
+    # the world's importers spread 1.0 log-odds, declarants 0.5, offices 0.3
+    assert strengths["importer"] < strengths["declarant"] < strengths["office"]
