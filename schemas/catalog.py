@@ -106,6 +106,21 @@ def personal_fields(name: str) -> tuple[str, ...]:
 
 
 @cache
+def reference_fields(name: str) -> tuple[str, ...]:
+    """Return the top-level fields marked ``"reference": true``: the non-personal references
+    (air waybill, postal item id, flight) that verdicts carry so officers find what to inspect.
+
+    >>> reference_fields("CourierConsignment"), reference_fields("PassengerRecord")
+    (('air_waybill',), ('flight_number', 'departure_time'))
+    """
+    fields = _load(name)["fields"]
+    both = [f["name"] for f in fields if f.get("reference") is True and f.get("personal") is True]
+    if both:  # a schema edit must never turn a personal value into a shown reference
+        raise CodecError("schema", f"{name}: fields both personal and reference: {both}")
+    return tuple(f["name"] for f in fields if f.get("reference") is True)
+
+
+@cache
 def _history(name: str) -> tuple[tuple[int, Schema], ...]:
     _check_name(name)
     versions = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import AvroCodec, CodecError, Pseudonymiser
+from schemas import AvroCodec, CodecError, Pseudonymiser, catalog
 from schemas.sealing import PayloadSeal, Protection
 from scorers.features import entities_for, recordable
 from scorers.model import RiskModel
@@ -54,6 +54,25 @@ class ScoringResult:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def references_of(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
+    """The event's non-personal references for its verdict (fields its schema marks
+    ``"reference"``), as text; empty ones are left out.
+
+    >>> from datetime import UTC, datetime
+    >>> references_of("passenger", {"flight_number": "LH123",
+    ...                             "departure_time": datetime(2026, 3, 1, 7, 5, tzinfo=UTC)})
+    {'flight_number': 'LH123', 'departure_time': '2026-03-01T07:05+00:00'}
+    """
+    found = {}
+    for name in catalog.reference_fields(STREAM_SCHEMAS[stream]):
+        value = record.get(name)
+        if isinstance(value, datetime):
+            found[name] = value.isoformat(timespec="minutes")
+        elif value not in (None, ""):
+            found[name] = str(value)
+    return found
 
 
 class ScoringService:
@@ -179,6 +198,7 @@ class ScoringService:
             "model_version": model.version,
             "event_time": record["event_time"],
             "decided_at": decided_at,
+            "references": references_of(stream, record),
         }
         scored = {
             "event_id": event_id,

@@ -129,6 +129,7 @@ def _verdict() -> dict[str, Any]:
         "model_version": "courier-2026.03.14-0007",
         "event_time": _AT,
         "decided_at": datetime(2026, 3, 14, 9, 26, 53, 612000, tzinfo=UTC),
+        "references": {"air_waybill": "176-12345675"},
     }
 
 
