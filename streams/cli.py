@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from streams.settings import Settings
+from workbench.cli import workbench_cli
 
 cli = typer.Typer(
     help="riskstream: real-time customs risk scoring on Kafka.",
@@ -25,6 +26,7 @@ privacy_cli = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
 cli.add_typer(privacy_cli, name="privacy")
 deadletter_cli = typer.Typer(help="Repair rejected input.", no_args_is_help=True)
 cli.add_typer(deadletter_cli, name="deadletter")
+cli.add_typer(workbench_cli, name="workbench")
 
 
 def _configure_logging() -> None:

@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,7 @@ LABEL_NAMES = frozenset(
     {
         "stream", "hub", "level", "kind", "reason", "topic", "carrier", "origin_group",
         "finding", "result", "measure", "model", "statistic", "input", "fate", "action",
+        "source",  # who closed a workbench case: officer, system, elsewhere
         "version", "river", "faust", "python",  # riskstream_build_info
     }
 )  # fmt: skip
@@ -218,7 +219,8 @@ CONSUMERS = Role()
 SCORER = Role(EVERY_PROCESS, CONSUMERS)
 LEARNER_PROCESS = Role(EVERY_PROCESS, CONSUMERS)
 SIMULATOR = Role(EVERY_PROCESS)
-ROLES = (EVERY_PROCESS, CONSUMERS, SCORER, LEARNER_PROCESS, SIMULATOR)
+WORKBENCH = Role(EVERY_PROCESS)
+ROLES = (EVERY_PROCESS, CONSUMERS, SCORER, LEARNER_PROCESS, SIMULATOR, WORKBENCH)
 
 # -- scorer worker ---------------------------------------------------------------------------
 
@@ -882,6 +884,122 @@ def record_simulated_verdict() -> None:
     SIM_VERDICTS.inc()
 
 
+# -- officer workbench -----------------------------------------------------------------------
+
+CASE_SOURCES = ("officer", "system", "elsewhere")
+CASE_RESULTS = ("seizure", "revenue_adjustment", "no_finding", "documentary_irregularity")
+
+
+class CaseQueueCollector:
+    """Open cases per hub, the age of the oldest and the unpublished outbox, asked of the
+    workbench's case store at scrape time (so they survive its restarts)."""
+
+    def __init__(self) -> None:
+        # hub -> (open or claimed cases, when the oldest was decided, unix seconds)
+        self.open_by_hub: Callable[[], Mapping[str, tuple[int, float]]] | None = None
+        self.outbox_pending: Callable[[], int] | None = None
+        self.hubs: tuple[str, ...] = ()
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "riskstream_workbench_open_cases",
+                "Cases waiting in the workbench (open or claimed, no outcome yet), per hub",
+                labels=["hub"],
+            ),
+            GaugeMetricFamily(
+                "riskstream_workbench_oldest_open_case_age_seconds",
+                "Age of the oldest case still waiting for its outcome (since its verdict), "
+                "per hub; 0 when none waits",
+                labels=["hub"],
+            ),
+            GaugeMetricFamily(
+                "riskstream_workbench_outbox_pending_outcomes",
+                "Outcomes recorded in the workbench and not yet acknowledged by Kafka",
+            ),
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        if self.open_by_hub is None or self.outbox_pending is None:
+            return
+        count, age, outbox = self._families()
+        now = time.time()
+        found: dict[str, tuple[int, float]] = {}
+        for hub, (waiting, oldest) in self.open_by_hub().items():
+            label = hub_label(hub)
+            total, first = found.get(label, (0, now))
+            found[label] = (total + waiting, min(first, oldest))
+        for hub in self.hubs:
+            found.setdefault(hub, (0, now))
+        for hub, (waiting, oldest) in sorted(found.items()):
+            count.add_metric([hub], waiting)
+            age.add_metric([hub], max(0.0, now - oldest) if waiting else 0.0)
+        outbox.add_metric([], self.outbox_pending())
+        yield count
+        yield age
+        yield outbox
+
+
+CASE_QUEUE = CaseQueueCollector()
+WORKBENCH.register(CASE_QUEUE)
+CASES_OPENED = Counter(
+    "riskstream_workbench_cases_opened_total",
+    "Cases the workbench opened from verdicts (physical inspections and document checks)",
+    ["hub"],
+    registry=WORKBENCH,
+)
+CASES_CLOSED = Counter(
+    "riskstream_workbench_cases_closed_total",
+    "Cases closed with an outcome, by result and by who gave it (an officer here, an "
+    "automated answerer here, or another system on the outcomes topic)",
+    ["hub", "result", "source"],
+    registry=WORKBENCH,
+)
+VERDICT_TO_OUTCOME_SECONDS = Histogram(
+    "riskstream_workbench_verdict_to_outcome_seconds",
+    "Time from a case's verdict to its outcome, per hub",
+    ["hub"],
+    buckets=TURNAROUND_BUCKETS,
+    registry=WORKBENCH,
+)
+
+
+def preinitialise_workbench(
+    hubs: Iterable[str],
+    open_by_hub: Callable[[], Mapping[str, tuple[int, float]]],
+    outbox_pending: Callable[[], int],
+) -> None:
+    """Expose the workbench's metrics, with the series of the officers' hubs created."""
+    WORKBENCH.activate()
+    CASE_QUEUE.open_by_hub, CASE_QUEUE.outbox_pending = open_by_hub, outbox_pending
+    CASE_QUEUE.hubs = tuple(sorted({hub_label(hub) for hub in hubs}))
+    for hub in CASE_QUEUE.hubs:
+        CASES_OPENED.labels(hub)
+        VERDICT_TO_OUTCOME_SECONDS.labels(hub)
+        for source in CASE_SOURCES:
+            for result in CASE_RESULTS:
+                CASES_CLOSED.labels(hub, result, source)
+
+
+def record_case_opened(hub: str) -> None:
+    CASES_OPENED.labels(hub_label(hub)).inc()
+
+
+def record_case_closed(
+    hub: str | None, result: str, source: str, decided_at: datetime | None, closed_at: datetime
+) -> None:
+    """Count a closed case and observe its time from verdict to outcome."""
+    label = hub_label(hub)
+    CASES_CLOSED.labels(label, result if result in CASE_RESULTS else OTHER,
+                        source if source in CASE_SOURCES else OTHER).inc()
+    if decided_at is not None:
+        seconds = (closed_at - decided_at).total_seconds()
+        VERDICT_TO_OUTCOME_SECONDS.labels(label).observe(max(0.0, seconds))
+
+
 # -- the catalogue as documentation ----------------------------------------------------------
 
 _PROCESSES = {
@@ -890,6 +1008,7 @@ _PROCESSES = {
     "SCORER": "scorer",
     "LEARNER_PROCESS": "learner",
     "SIMULATOR": "simulator",
+    "WORKBENCH": "workbench",
 }
 
 
@@ -907,8 +1026,10 @@ def catalogue() -> list[tuple[str, str, tuple[str, ...], str, str]]:
             labels = tuple(getattr(collector, "_labelnames", ()))
             described: Any = collector
             for family in described.describe():
+                # a custom collector's families name their own labels
+                named = labels or tuple(getattr(family, "_labelnames", ()))
                 name = family.name + suffix.get(family.type, "")
-                rows.append((name, family.type, labels, process, family.documentation))
+                rows.append((name, family.type, named, process, family.documentation))
     model = RiskModel(seed=0)
     collector = LearnerCollector()
     collector.learner = Learner(model, LearnerConfig(), with_learning_rate(model, 0.1))
