@@ -163,6 +163,11 @@ def simulate(
     ] = None,
     rows: Annotated[int, typer.Option(help="rows to export with --export-csv")] = 10_000,
     stream: Annotated[str | None, typer.Option(help="only this stream (export)")] = None,
+    workbench_url: Annotated[
+        str | None,
+        typer.Option(help="answer through this officer workbench: only the cases nobody "
+                     "claimed within --outcome-delay (token: RISKSTREAM_WORKBENCH_SYSTEM_TOKEN)"),
+    ] = None,
 ) -> None:
     """Publish simulated hub traffic and inspection outcomes at real-time rates."""
     import json
@@ -187,6 +192,16 @@ def simulate(
     from streams import metrics
 
     settings = Settings()
+    client = None
+    if workbench_url is not None:
+        from streams.workbench_client import WorkbenchClient
+        from workbench.settings import WorkbenchSettings
+
+        token = WorkbenchSettings().system_token
+        if token is None:
+            raise typer.Exit(_fail("--workbench-url needs RISKSTREAM_WORKBENCH_SYSTEM_TOKEN, "
+                                   "the token the workbench was started with"))
+        client = WorkbenchClient(workbench_url, token.get_secret_value())
     metrics.describe_build()
     metrics.preinitialise_simulator()
     metrics.serve(settings.metrics_port, settings.metrics_addr)
@@ -197,6 +212,7 @@ def simulate(
         outcome_delay_s=outcome_delay,
         drift_after_s=drift_after,
         authority=authority,
+        workbench=client,
     )
     try:
         tally = sim.run(duration)
@@ -255,13 +271,18 @@ def demo(
     duration: Annotated[float | None, typer.Option(help="seconds; default: until Ctrl-C")] = None,
     rate_scale: Annotated[float, typer.Option(help="multiply every hub's event rate")] = 1.0,
     metrics_port: Annotated[int | None, typer.Option(help="port of the worker's /metrics")] = None,
+    unattended_after: Annotated[
+        float, typer.Option(help="seconds a workbench case waits for an officer before the "
+                            "simulated authority answers it")
+    ] = 10.0,
 ) -> None:
-    """Start broker, topics, worker and simulators, and show a live summary."""
+    """Start broker, topics, worker, learner, workbench and simulators; show a live summary."""
     from streams.broker import BrokerUnavailable
     from streams.demo import run_demo
 
     try:
-        code = run_demo(duration, rate_scale=rate_scale, metrics_port=metrics_port)
+        code = run_demo(duration, rate_scale=rate_scale, metrics_port=metrics_port,
+                        unattended_after_s=unattended_after)
     except BrokerUnavailable as exc:
         raise typer.Exit(_fail(str(exc))) from None
     raise typer.Exit(code)

@@ -1,4 +1,5 @@
-"""``riskstream demo``: broker, topics, worker, hub and authority simulators, live summary.
+"""``riskstream demo``: broker, topics, worker, learner, officer workbench, hub and authority
+simulators, live summary.
 
 Every part runs as it would in production (separate processes talking over Kafka); the
 demo only starts them, prints what comes out of the output topics, and stops them all.
@@ -7,11 +8,13 @@ demo only starts them, prints what comes out of the output topics, and stops the
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO, TextIO
@@ -60,6 +63,43 @@ def _terminate_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _wait_for_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the workbench did not answer at {url}; see its log")
+
+
+def start_workbench(
+    stack: ExitStack, env: dict[str, str], workdir: str
+) -> tuple[str, str, str, int]:
+    """Start the officer workbench on a fresh case store with a demo supervisor; return its
+    URL, the demo password, the system token of the simulated authority and its metrics port."""
+    port, metrics_port = free_port(), free_port()
+    password, token = secrets.token_urlsafe(9), secrets.token_urlsafe(32)
+    wb_env = {
+        **env,
+        "RISKSTREAM_WORKBENCH_DATABASE_URL": f"sqlite:///{workdir}/workbench.sqlite3",
+        "RISKSTREAM_WORKBENCH_PORT": str(port),
+        "RISKSTREAM_WORKBENCH_SYSTEM_TOKEN": token,
+        "RISKSTREAM_METRICS_PORT": str(metrics_port),
+    }
+    subprocess.run(
+        riskstream_command("workbench", "add-officer", "demo", "--supervisor",
+                           "--password-stdin"),
+        input=f"{password}\n".encode(), env=wb_env, check=True, capture_output=True,
+    )
+    log = stack.enter_context(open(os.path.join(workdir, "workbench.log"), "wb"))  # noqa: SIM115
+    process = stack.enter_context(child(riskstream_command("workbench"), wb_env, log))
+    url = f"http://127.0.0.1:{port}"
+    _wait_for_http(f"{url}/healthz", process)
+    return url, password, token, metrics_port
+
+
 def run_demo(
     duration_s: float | None,
     rate_scale: float = 1.0,
@@ -67,6 +107,7 @@ def run_demo(
     bootstrap: str | None = None,
     interval_s: float = 5.0,
     out: TextIO = sys.stdout,
+    unattended_after_s: float = 10.0,
 ) -> int:
     """Run the whole pipeline until ``duration_s`` elapses or Ctrl-C; return an exit code."""
     signal.signal(signal.SIGTERM, _terminate_on_sigterm)
@@ -101,10 +142,22 @@ def run_demo(
             f"http://127.0.0.1:{learner_port}/metrics (learner), "
             f"http://127.0.0.1:{simulator_port}/metrics (simulator)",
         )
-        sim_args = ["simulate", "--rate-scale", str(rate_scale)]
-        sim_env = {**env, "RISKSTREAM_METRICS_PORT": str(simulator_port)}
+        url, password, token, workbench_port = start_workbench(stack, env, workdir)
+        print_block(
+            out,
+            f"officer workbench on {url} : log in as demo / {password} (supervisor, every "
+            f"hub); metrics on http://127.0.0.1:{workbench_port}/metrics",
+        )
+        sim_args = ["simulate", "--rate-scale", str(rate_scale), "--workbench-url", url,
+                    "--outcome-delay", str(unattended_after_s)]
+        sim_env = {**env, "RISKSTREAM_METRICS_PORT": str(simulator_port),
+                   "RISKSTREAM_WORKBENCH_SYSTEM_TOKEN": token}
         stack.enter_context(child(riskstream_command(*sim_args), sim_env, None))
-        print_block(out, "hub and inspection-authority simulators started; Ctrl-C stops")
+        print_block(
+            out,
+            "hub and inspection-authority simulators started; the authority answers the cases "
+            f"nobody claims within {unattended_after_s:g} s; Ctrl-C stops",
+        )
         watcher = OutputWatcher(settings)
         stack.callback(watcher.close)
         started = last = time.monotonic()
@@ -122,5 +175,5 @@ def run_demo(
         print_block(
             out, "final:\n" + render(watcher.tally, previous, max(time.monotonic() - last, 1e-3))
         )
-    print_block(out, "stopped: broker, worker and simulators are down")
+    print_block(out, "stopped: broker, worker, learner, workbench and simulators are down")
     return 0

@@ -3,7 +3,8 @@
 Two roles in one loop, because both need the hidden truth: the *hubs* publish events at
 their configured rates in real time, and the *inspection authority* reads verdicts and,
 for the events it inspects, publishes outcomes after a delay. Released events never get an
-outcome, as in real life.
+outcome, as in real life. With an officer workbench (``workbench``), the authority answers
+through it instead, and only the cases no officer claimed within the delay.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from streams.kafka_config import consumer_config, producer_config
 from streams.registry import registry_for
 from streams.settings import Settings
 from streams.topology import STREAM_SCHEMAS, Topology
+from streams.workbench_client import WorkbenchClient, WorkbenchUnavailable
 
 log = logging.getLogger(__name__)
+
+# A case the workbench has not read yet is asked about again, this often and this many times.
+UNKNOWN_RETRY_S = 2.0
+UNKNOWN_TRIES = 5
 
 
 @dataclass
@@ -36,6 +42,7 @@ class SimulationTally:
     published: dict[str, int] = field(default_factory=dict)
     outcomes: int = 0
     verdicts_seen: int = 0
+    left_to_officers: int = 0  # workbench cases an officer claimed or closed first
 
 
 class HubSimulator:
@@ -50,6 +57,7 @@ class HubSimulator:
         drift_after_s: float | None = None,
         authority: bool = True,
         max_pending_truths: int = 500_000,
+        workbench: WorkbenchClient | None = None,
     ) -> None:
         self.settings = settings
         self.topology = Topology.from_settings(settings)
@@ -67,6 +75,9 @@ class HubSimulator:
         self.tally = SimulationTally()
         self.producer = Producer(producer_config(self.settings))
         self.verdicts: Consumer | None = None
+        self.workbench = workbench
+        self._tries: dict[str, int] = {}
+        self._workbench_down_until = 0.0
 
     def _open_verdicts(self) -> Consumer:
         # assign() rather than subscribe(): no group join to wait for, we read everything
@@ -143,6 +154,9 @@ class HubSimulator:
                 self.queue.push(*answer)
 
     def _publish_due_outcomes(self, now: datetime) -> None:
+        if self.workbench is not None:
+            self._answer_through_workbench(now)
+            return
         for outcome in self.queue.pop_due(now):
             self.producer.produce(
                 self.topology.outcomes,
@@ -151,3 +165,36 @@ class HubSimulator:
             )
             self.tally.outcomes += 1
             metrics.record_simulated_outcome(outcome["stream"])
+
+    def _answer_through_workbench(self, now: datetime) -> None:
+        """Hand the due outcomes to the workbench: it records those whose case is still
+        open (nobody claimed it) and publishes them once."""
+        assert self.workbench is not None
+        if time.monotonic() < self._workbench_down_until:
+            return
+        due = self.queue.pop_due(now)
+        if not due:
+            return
+        try:
+            statuses = self.workbench.answer(due)
+        except WorkbenchUnavailable as exc:
+            log.warning("%s; trying again in 5 s", exc)
+            self._workbench_down_until = time.monotonic() + 5.0
+            for outcome in due:
+                self.queue.push(now, outcome)
+            return
+        for outcome in due:
+            event_id = outcome["event_id"]
+            status = statuses.get(event_id, "unknown")
+            if status == "recorded":
+                self.tally.outcomes += 1
+                metrics.record_simulated_outcome(outcome["stream"])
+            elif status in ("taken", "closed"):
+                self.tally.left_to_officers += 1
+            elif status == "unknown":  # its verdict is not in the workbench yet
+                tries = self._tries.get(event_id, 0) + 1
+                if tries < UNKNOWN_TRIES:
+                    self._tries[event_id] = tries
+                    self.queue.push(now + timedelta(seconds=UNKNOWN_RETRY_S), outcome)
+                    continue
+            self._tries.pop(event_id, None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import REGISTRY, generate_latest
+from tools import require_tools
 
 from learning.challenger import with_learning_rate
 from learning.learner import Learner, LearnerConfig
@@ -38,34 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 DATASOURCE_UID = "riskstream-prometheus"
-PACKAGE_OF = {
-    "prometheus": "prometheus",
-    "promtool": "prometheus",
-    "docker-compose": "docker-compose",
-}
-
-
-def require_tools(*binaries: str) -> dict[str, str]:
-    """Paths of Debian tools, installed with apt-get when missing (CI runs as root)."""
-    missing = [name for name in binaries if shutil.which(name) is None]
-    if missing:
-        apt = shutil.which("apt-get")
-        packages = sorted({PACKAGE_OF[name] for name in missing})
-        if apt is None:
-            pytest.skip(f"{', '.join(missing)} missing and no apt-get to install {packages}")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (
-            [apt, "update"],
-            [apt, "install", "-y", "--no-install-recommends", *packages],
-        ):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-            if done.returncode != 0:
-                pytest.fail(
-                    f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}"
-                )
-    found = {name: shutil.which(name) for name in binaries}
-    assert all(found.values()), f"still missing after apt-get install: {found}"
-    return {name: str(path) for name, path in found.items()}
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,7 @@ def claim(engine: Engine, event_id: str, officer: Officer, now: datetime | None 
         if done.rowcount == 1:
             _audit(connection, officer.username, "claim", event_id, now)
             return CLAIMED
+        row = _state(connection, event_id)  # as the update found it (it may have waited)
         if row.state == "claimed" and row.claimed_by == officer.username:
             return ALREADY
         return CLOSED if row.state == "closed" else TAKEN
@@ -141,6 +142,7 @@ def record(
             _audit(connection, officer.username, "outcome", event_id, now, result=result,
                    recovered_amount=str(value), note=note, officer_unit=officer.unit)
             return RECORDED
+        row = _state(connection, event_id)  # as the update found it (it may have waited)
         if row.state == "closed":
             mine = row.source == "officer" and row.closed_by == officer.username
             return ALREADY if mine else CLOSED

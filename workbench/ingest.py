@@ -84,7 +84,7 @@ def _open_cases(connection: Connection, verdicts: Sequence[Mapping[str, Any]],
     if not rows:
         return
     known = set(connection.execute(
-        select(cases.c.event_id).where(cases.c.event_id.in_(list(rows)), cases.c.hub.is_not(None))
+        select(cases.c.event_id).where(cases.c.event_id.in_(list(rows)))
     ).scalars())
     statement = _insert(connection)(cases).values(list(rows.values()))
     # a placeholder left by an early outcome (hub still null) gets the verdict's fields
