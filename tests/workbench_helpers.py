@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
 AT = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -34,8 +38,10 @@ def outcome(event_id: str, result: str = "seizure", unit: str = "unit_LEJ_2",
 
 
 def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert found, "the page has no CSRF token"
+    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
+    assert field, "the page has no CSRF token"
+    found = re.search(r'value="([^"]+)"', field.group(0))
+    assert found
     return found.group(1)
 
 
@@ -46,3 +52,27 @@ def log_in(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
                                          "password": password})
     assert answer.status_code == 302, answer.get_data(as_text=True)[-500:]
     return csrf_token(client.get("/").get_data(as_text=True))
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, step_s: float = 0.2) -> float:
+    """Seconds until ``predicate()`` held (an endpoint not up yet counts as not yet)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if predicate():
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(step_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def metric(port: int, name: str) -> float:
+    """An unlabelled sample of the /metrics on ``port`` (0 when absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return float(sample.value)
+    return 0.0

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    DecimalField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from workbench.outcomes import MAX_NOTE_CHARS, OFFICER_RESULTS, RESULT_TEXT
@@ -21,7 +28,7 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
 class OutcomeForm(FlaskForm):  # type: ignore[misc]
     result = RadioField(
         "What the inspection found",
-        choices=[(result, RESULT_TEXT[result]) for result in OFFICER_RESULTS],
+        choices=[SelectChoice(result, RESULT_TEXT[result]) for result in OFFICER_RESULTS],
         validators=[DataRequired()],
     )
     amount = DecimalField(
