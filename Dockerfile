@@ -9,11 +9,13 @@ COPY scorers ./scorers
 COPY simulator ./simulator
 COPY learning ./learning
 COPY streams ./streams
+COPY workbench ./workbench
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 riskstream \
     && mkdir -p /var/lib/riskstream && chown riskstream /var/lib/riskstream
 USER riskstream
-# /metrics of every role (set RISKSTREAM_METRICS_PORT to this, as docker-compose.yml does)
-EXPOSE 9100
+# /metrics of every role (set RISKSTREAM_METRICS_PORT to this, as docker-compose.yml does),
+# and the officer workbench (riskstream workbench, RISKSTREAM_WORKBENCH_PORT)
+EXPOSE 9100 8080
 ENTRYPOINT ["riskstream"]
 CMD ["worker"]

@@ -898,7 +898,8 @@ class CaseQueueCollector:
         # hub -> (open or claimed cases, when the oldest was decided, unix seconds)
         self.open_by_hub: Callable[[], Mapping[str, tuple[int, float]]] | None = None
         self.outbox_pending: Callable[[], int] | None = None
-        self.hubs: tuple[str, ...] = ()
+        # hubs keep their series once seen (0 when nothing waits), as hub_label bounds them
+        self.hubs: set[str] = set()
 
     def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
@@ -932,6 +933,7 @@ class CaseQueueCollector:
             label = hub_label(hub)
             total, first = found.get(label, (0, now))
             found[label] = (total + waiting, min(first, oldest))
+        self.hubs |= set(found)
         for hub in self.hubs:
             found.setdefault(hub, (0, now))
         for hub, (waiting, oldest) in sorted(found.items()):
@@ -975,8 +977,8 @@ def preinitialise_workbench(
     """Expose the workbench's metrics, with the series of the officers' hubs created."""
     WORKBENCH.activate()
     CASE_QUEUE.open_by_hub, CASE_QUEUE.outbox_pending = open_by_hub, outbox_pending
-    CASE_QUEUE.hubs = tuple(sorted({hub_label(hub) for hub in hubs}))
-    for hub in CASE_QUEUE.hubs:
+    CASE_QUEUE.hubs = {hub_label(hub) for hub in hubs}
+    for hub in sorted(CASE_QUEUE.hubs):
         CASES_OPENED.labels(hub)
         VERDICT_TO_OUTCOME_SECONDS.labels(hub)
         for source in CASE_SOURCES:

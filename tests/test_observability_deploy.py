@@ -109,6 +109,8 @@ def test_compose_has_the_stack_of_the_issue(compose: dict[str, Any]) -> None:
         "simulator",
         "prometheus",
         "grafana",
+        "workbench",
+        "postgres",
     }
     kafka = services["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
@@ -127,6 +129,19 @@ def test_compose_has_the_stack_of_the_issue(compose: dict[str, Any]) -> None:
             services[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
         )
         assert services[name]["environment"]["RISKSTREAM_KAFKA_BOOTSTRAP"] == "kafka:19092"
+    # the workbench keeps its cases in the postgres service; the simulated authority answers
+    # through it the cases no officer claimed
+    workbench = services["workbench"]
+    assert workbench["command"] == ["workbench"]
+    assert workbench["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert workbench["environment"]["RISKSTREAM_WORKBENCH_DATABASE_URL"].startswith(
+        "postgresql+psycopg://riskstream:")
+    assert services["postgres"]["image"].startswith("postgres:")
+    simulator = services["simulator"]
+    assert "http://workbench:8080" in simulator["command"]
+    assert simulator["depends_on"]["workbench"]["condition"] == "service_healthy"
+    assert (simulator["environment"]["RISKSTREAM_WORKBENCH_SYSTEM_TOKEN"]
+            == workbench["environment"]["RISKSTREAM_WORKBENCH_SYSTEM_TOKEN"])
 
 
 def test_compose_scrape_config_and_dashboards_agree(compose: dict[str, Any]) -> None:
@@ -142,7 +157,7 @@ def test_compose_scrape_config_and_dashboards_agree(compose: dict[str, Any]) -> 
             for name in sd["names"]:
                 targets[name] = (job["job_name"], int(sd["port"]))
     # Every riskstream process is scraped on the port it serves /metrics on.
-    for name in ("scorer", "learner", "simulator"):
+    for name in ("scorer", "learner", "simulator", "workbench"):
         service = services[name]
         assert name in targets, f"service {name} is not scraped"
         job, port = targets[name]
@@ -223,7 +238,7 @@ def test_dashboard_is_complete(path: Path) -> None:
         assert pos["x"] + pos["w"] <= 24, what
     if board["uid"] == "riskstream-operations":
         rows = [p["title"].split(":")[0] for p in board["panels"] if p["type"] == "row"]
-        assert rows == ["Flow", "Decisions", "Correctness", "Drift", "Plumbing"]
+        assert rows == ["Flow", "Decisions", "Correctness", "Drift", "Workbench", "Plumbing"]
 
 
 def _catalogue_names() -> set[str]:

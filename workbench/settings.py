@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # So that `make demo` and a developer's first run need no setup; production refuses it.
 DEV_SECRET_KEY = "riskstream-dev-only-workbench-secret"
+DEV_SYSTEM_TOKEN = "riskstream-dev-only-system-token-change-me"  # docker-compose.yml's default
 MIN_SECRET_CHARS = 32
 
 
@@ -51,10 +52,11 @@ class WorkbenchSettings(BaseSettings):
                 f"{MIN_SECRET_CHARS} characters; set a long random secret in production"
             )
         token = self.system_token
-        if token is not None and len(token.get_secret_value()) < MIN_SECRET_CHARS:
+        if token is not None and (len(token.get_secret_value()) < MIN_SECRET_CHARS
+                                  or token.get_secret_value() == DEV_SYSTEM_TOKEN):
             raise ValueError(
-                f"RISKSTREAM_WORKBENCH_SYSTEM_TOKEN must have at least {MIN_SECRET_CHARS} "
-                "characters in production"
+                "RISKSTREAM_WORKBENCH_SYSTEM_TOKEN is the development token or shorter than "
+                f"{MIN_SECRET_CHARS} characters; set a long random token, or none, in production"
             )
         if self.trusted_proxies == 0:
             raise ValueError(
