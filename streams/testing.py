@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -37,7 +38,9 @@ class Deployment:
     # 1 suits the embedded broker and a one-node Kafka; a three-node cluster wants 3
     replication_factor: int = 1
 
-    @property
+    # built once: Settings() parses the environment (~2 ms), and helpers that produce or
+    # read per record ask for settings and topology each time
+    @cached_property
     def settings(self) -> Settings:
         return Settings(
             kafka_bootstrap=self.bootstrap,
@@ -49,7 +52,7 @@ class Deployment:
             heartbeat_interval_s=0.5,
         )
 
-    @property
+    @cached_property
     def topology(self) -> Topology:
         return Topology.from_settings(self.settings)
 
