@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streams.admin import create_topics
@@ -91,24 +91,37 @@ class Deployment:
         topic: str,
         until: int | None = None,
         timeout_s: float = 30.0,
-        idle_s: float = 2.0,
+        idle_s: float | None = None,
     ) -> list[Message]:
-        """Read a topic from the beginning: until ``until`` messages, or idle, or timeout."""
-        consumer = Consumer(consumer_config(self.settings, f"reader-{uuid.uuid4().hex[:8]}"))
+        """Read a topic from the beginning: until ``until`` messages, or until nothing new
+        came for ``idle_s`` seconds, or else to the end each partition has when the reader
+        gets there (no idle wait); at most ``timeout_s``."""
+        consumer = Consumer(consumer_config(
+            self.settings, f"reader-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True}
+        ))
         try:
             partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
             consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
             messages: list[Message] = []
+            at_end: set[int] = set()  # partitions read to their end, nothing after it yet
             deadline = time.monotonic() + timeout_s
             last_seen = time.monotonic()
             while time.monotonic() < deadline:
-                batch = [m for m in consumer.consume(1000, 0.1) if m.error() is None]
-                if batch:
-                    messages += batch
-                    last_seen = time.monotonic()
-                if until is not None and len(messages) >= until:
-                    break
-                if until is None and time.monotonic() - last_seen > idle_s:
+                for message in consumer.consume(1000, 0.1):
+                    error = message.error()
+                    if error is None:
+                        messages.append(message)
+                        at_end.discard(message.partition() or 0)
+                        last_seen = time.monotonic()
+                    elif error.code() == KafkaError._PARTITION_EOF:
+                        at_end.add(message.partition() or 0)
+                if until is not None:
+                    if len(messages) >= until:
+                        break
+                elif idle_s is not None:
+                    if time.monotonic() - last_seen > idle_s:
+                        break
+                elif len(at_end) == len(partitions):
                     break
             return messages
         finally:
