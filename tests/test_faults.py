@@ -12,12 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_fastpath import committed_offsets
+from test_learning_loop import wait_for
 
 from schemas import AvroCodec
 from scorers.features import features_for
 from simulator import HubWorld
+from streams.kafka_config import consumer_config
 from streams.testing import Deployment
 from streams.topology import STREAM_SCHEMAS
 
@@ -37,6 +41,19 @@ def _produce(deployment: Deployment, items: list[tuple[str, bytes, bytes]]) -> N
     for stream, key, value in items:
         producer.produce(deployment.topology.events(stream), value, key=key)
     producer.flush(30)
+
+
+def events_ends(deployment: Deployment) -> dict[tuple[str, int], int]:
+    """The end offset of every events partition now."""
+    consumer = Consumer(consumer_config(deployment.settings, "faults-ends-unused"))
+    try:
+        return {
+            (topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for topic in map(deployment.topology.events, STREAM_SCHEMAS)
+            for p in range(deployment.settings.event_partitions)
+        }
+    finally:
+        consumer.close()
 
 
 def poison_zoo(codec: AvroCodec, record: dict[str, Any]) -> dict[str, bytes]:
@@ -123,9 +140,13 @@ def test_sigkilled_scorer_restarts_and_every_event_still_gets_a_verdict(
         worker.send_signal(signal.SIGKILL)  # mid-stream: no commit, no leave
         worker.wait(10)
     _produce(deployment, items[len(items) // 2:])
+    ends = events_ends(deployment)
     with deployment.process("worker", "--engine", engine, name="worker-2"):
-        verdicts = deployment.read_topic(deployment.topology.verdicts, timeout_s=120,
-                                         idle_s=8.0)
+        # done once its group committed every events record: both engines commit an event
+        # only once its verdict is on the broker, and nothing is left to deliver again
+        wait_for(lambda: all(committed_offsets(deployment).get(tp, 0) >= end
+                             for tp, end in ends.items()), 120)
+        verdicts = deployment.read_topic(deployment.topology.verdicts)
     keys = Counter(m.key().decode() for m in verdicts)
     duplicates = {k: n for k, n in keys.items() if n > 1}
     decisions: dict[str, set[tuple[str, str]]] = {}
