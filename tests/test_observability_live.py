@@ -34,7 +34,8 @@ from streams.topology import STREAM_SCHEMAS
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 RUN_S = 30.0  # of traffic before the tests query; outcomes come 1 s after their verdict
-JOBS = ("riskstream-scorer", "riskstream-learner", "riskstream-simulator")
+JOBS = ("riskstream-scorer", "riskstream-learner", "riskstream-simulator",
+        "riskstream-workbench")
 # More exploration than the default, so that random picks, and the rates and AUCs that need
 # them, have data within seconds.
 EXPLORATION = {"RISKSTREAM_INSPECTION_RATES": '{"*": 0.15}', "RISKSTREAM_RANDOM_SHARE": "0.4"}
@@ -130,6 +131,12 @@ def live(
             deployment.process(
                 "simulate", "--rate-scale", "0.5", "--outcome-delay", "1", name="simulator",
                 RISKSTREAM_METRICS_PORT=port["riskstream-simulator"],
+            ),
+            # the officer workbench: its cases are closed by the simulator's outcomes
+            deployment.process(
+                "workbench", name="workbench", RISKSTREAM_WORKBENCH_PORT=str(free_port()),
+                RISKSTREAM_METRICS_PORT=port["riskstream-workbench"],
+                RISKSTREAM_WORKBENCH_DATABASE_URL=f"sqlite:///{workdir}/workbench.sqlite3",
             ),
         ):  # fmt: skip
             started = time.monotonic()
