@@ -152,3 +152,12 @@ def test_production_refuses_the_development_secret_and_plain_http() -> None:
     done = subprocess.run([sys.executable, "-m", "streams.cli", "workbench"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "RISKSTREAM_WORKBENCH_SECRET_KEY" in done.stderr
+
+
+def test_the_readme_lists_the_workbench_settings() -> None:
+    from pathlib import Path
+
+    from workbench.settings import settings_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert settings_table() in readme, "paste workbench.settings.settings_table() into README"
