@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from sqlalchemy import Engine
 
 from schemas import AvroCodec, CodecError
+from streams.reading import LOG_CHECK_S, restart_point
 from workbench.ingest import Ingested, ingest, stored_offsets
 
 log = logging.getLogger(__name__)
@@ -82,14 +84,31 @@ class VerdictBridge:
         self.on_batch(report)
         return report
 
+    def check_logs(self) -> None:
+        """Go back to the start of a log that was reset under the bridge (a broker that lost
+        its storage): the embedded broker would otherwise answer with silence until the new
+        log reached the old offset. Opening cases is idempotent, so reading again is safe."""
+        for (topic, partition), expected in list(self.position.items()):
+            reset = restart_point(self.consumer, topic, partition, expected)
+            if reset is not None:
+                log.warning("%s[%d] was reset under the workbench (now %d..%d, expected %d); "
+                            "reading it from its start", topic, partition, *reset, expected)
+                self.consumer.seek(TopicPartition(topic, partition, reset[0]))
+                self.position[(topic, partition)] = reset[0]
+
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set; a failed batch is read again after a pause."""
-        self.assign()
+        assigned, checked = False, time.monotonic()
         while not stop.is_set():
             try:
-                self.poll_once()
+                if not assigned:
+                    self.assign()  # where the store says: a failed batch is read again
+                    assigned = True
+                if self.poll_once() is None and time.monotonic() - checked > LOG_CHECK_S:
+                    self.check_logs()
+                    checked = time.monotonic()
             except Exception:
-                log.exception("workbench could not store a batch; reading it again")
+                log.exception("workbench could not read or store a batch; trying again")
+                assigned = False
                 stop.wait(1.0)
-                self.assign()  # back to what the store holds
         self.consumer.close()
