@@ -13,8 +13,8 @@ only repeats the valuation check (electronics at a low price per kg) adds little
 valuation check speaks. The rate is shrunk towards the severity's prior (``severity_lift``
 log-odds per unit of severity above the expectation) by ``prior_strength``
 pseudo-inspections (as many as a profile's prior): a new rule is trusted as written, and
-after some dozens of inspected hits its record speaks. Rules still always inspect where the analyst said so: that is the
-selection policy's business, not the score's.
+after some dozens of inspected hits its record speaks. Rules still always inspect where the
+analyst said so: that is the selection policy's business, not the score's.
 
 Its input is the rule sub-scores of an assessment, ``{"rule.<id>": severity}`` for every rule
 that fired (what :func:`rule_hits` picks from a sub-score map), and, when learning, the

@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     ensemble: dict[str, Any] = Field(
         default_factory=dict,
         description="StreamEnsemble parameters of a fresh model, e.g. "
-        '{"prior_strength": 5} (JSON; see bench/targeting.json for their ablations)',
+        '{"shrinkage": "fixed", "prior_strength": 5} or {"rule_evidence": "severity"} '
+        "(JSON; see bench/targeting_ablations.json for what each changes)",
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
