@@ -104,14 +104,16 @@ def busiest_leader(cluster: ApacheKafkaCluster, deployment: Deployment) -> int:
     return leaders.most_common(1)[0][0]
 
 
-def scoring_goes_on(run: Run, first: bool = False) -> None:
+def scoring_goes_on(run: Run, first: bool = False, grace_s: float = 0.0) -> None:
     """Events acknowledged after now get verdicts: the scorer is past the disturbance
-    (``first``: past its start, which may take a group's join longer)."""
+    (``first``: past its start, which may take a group's join longer). Only which events
+    have a verdict counts, not how many, so no grace for duplicates unless ``grace_s``."""
     since = time.monotonic()
     wait_for(lambda: run.feed.acked_since(since) >= SCORED_AFTER, 60)
     with run.feed.lock:
         recent = {k for k, (at, _) in run.feed.acked.items() if at >= since}
-    keys = verdict_keys_covering(run.deployment, recent, timeout_s=120 if first else 60)
+    keys = verdict_keys_covering(run.deployment, recent, timeout_s=120 if first else 60,
+                                 grace_s=grace_s)
     assert recent <= set(keys), (
         f"{len(recent - set(keys))} recent events without a verdict; verdict partitions "
         f"(read_committed end, log end): {stable_ends(run.deployment)}")

@@ -27,6 +27,9 @@ from streams.testing import new_deployment
 pytestmark = [pytest.mark.apache_kafka, pytest.mark.slow]
 
 RATE = 100  # events per second, over the three streams
+# each step reads verdicts on for a second after the last one it waited for, as it always
+# did: the paces of joins and kills under KIP-848 stay those this test was written with
+GRACE_S = 1.0
 PROTOCOL = "consumer"  # KIP-848; confluent-kafka 2.16 supports it, Apache Kafka 4.x serves it
 
 
@@ -57,16 +60,16 @@ def test_three_to_four_to_three_scorers_lose_nothing(
         try:
             run = Run(deployment, feed, learner_port)
             # the group scores: whichever worker the broker gave which partitions to
-            scoring_goes_on(run, first=True)
+            scoring_goes_on(run, first=True, grace_s=GRACE_S)
             for _ in range(ROUNDS):
                 workers.append(scorer())
                 run.mark(f"worker {started} joins")
-                scoring_goes_on(run)
+                scoring_goes_on(run, grace_s=GRACE_S)
                 victim = workers.pop(0)
                 run.mark("a worker is SIGKILLed")
                 os.kill(victim.pid, signal.SIGKILL)
                 victim.wait(10)
-                scoring_goes_on(run)
+                scoring_goes_on(run, grace_s=GRACE_S)
                 run.mark("scoring went on")
         finally:
             feed.stopping.set()
