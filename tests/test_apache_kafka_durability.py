@@ -184,8 +184,8 @@ def records_of(messages: list[Message]) -> list[Record]:
 
 def sealed(records: list[Record], kind: str, key: bytes) -> list[Any]:
     """The snapshots of ``kind`` (``model`` or ``learner``) among the models topic's records,
-    as ``(header, object)`` in their order. (``test_learning_loop.model_snapshots`` reads
-    until the topic is idle, which it never is while the learner publishes every 0.5 s.)"""
+    as ``(header, object)`` in their order, from records read once and compared byte for
+    byte (``test_learning_loop.model_snapshots`` reads the topic itself)."""
     assembler = Reassembler()
     found = []
     for _, name, value in records:

@@ -123,7 +123,7 @@ def test_an_erasure_request_reaches_the_scorers_and_the_learner_state(
     assert state.arena is None or not _keys_of(state.arena.challenger, tokens)
     assert state.offsets.get("privacy") == 1
     # the privacy topic carries tokens only
-    requests = deployment.read_topic(deployment.topology.privacy, idle_s=1)
+    requests = deployment.read_topic(deployment.topology.privacy)
     assert len(requests) == 1 and SUBJECT.encode() not in requests[0].value()
 
 
