@@ -103,7 +103,8 @@ class Deployment:
             partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
             consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
             messages: list[Message] = []
-            at_end: set[int] = set()  # partitions read to their end, nothing after it yet
+            at_end: set[int] = set()  # partitions read to the end they had (under a
+            # steady producer, all of them are seldom at their end at the same moment)
             deadline = time.monotonic() + timeout_s
             last_seen = time.monotonic()
             while time.monotonic() < deadline:
@@ -111,7 +112,6 @@ class Deployment:
                     error = message.error()
                     if error is None:
                         messages.append(message)
-                        at_end.discard(message.partition() or 0)
                         last_seen = time.monotonic()
                     elif error.code() == KafkaError._PARTITION_EOF:
                         at_end.add(message.partition() or 0)
