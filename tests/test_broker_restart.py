@@ -227,7 +227,7 @@ def test_workers_ride_out_a_broker_restart(own_broker: EmbeddedBroker, tmp_path:
         wait_for(lambda: scrape(scorer_port)["riskstream_model_outcomes_learned"]
                  == applied_before, 10)
         verdicts_before = {m.key().decode() for m in
-                           deployment.read_topic(topology.verdicts, timeout_s=1.5, idle_s=0.5)}
+                           deployment.read_topic(topology.verdicts)}
         committed_before = committed_offsets(deployment)
         ends_before = partition_ends(deployment)
         marks["counted"] = time.monotonic()
@@ -248,7 +248,7 @@ def test_workers_ride_out_a_broker_restart(own_broker: EmbeddedBroker, tmp_path:
         wanted = after | delivered_in_flight
         keys = verdict_keys_covering(deployment, wanted, timeout_s=30)
         marks["all scored"] = time.monotonic()
-        verdicts = deployment.read_topic(topology.verdicts, idle_s=1.0)
+        verdicts = deployment.read_topic(topology.verdicts)
         outcomes_after = {k for k, at in feed.outcome_acked.items() if at > up}
         wait_for(lambda: scrape(learner_port)[APPLIED] >= applied_before + len(outcomes_after),
                  20)
@@ -363,8 +363,7 @@ def test_faust_engine_recreates_the_topics_and_resumes_scoring(
     feed = SteadyFeed(deployment, RATE)
     with deployment.process("worker", "--engine", "faust", name="faust") as scorer:
         feed.start()
-        wait_for(lambda: len(deployment.read_topic(verdicts, timeout_s=1.0, idle_s=0.3)) > 50,
-                 60)
+        wait_for(lambda: len(deployment.read_topic(verdicts, timeout_s=1.0)) > 50, 60)
         own_broker.restart(down_s=DOWN_S)
         up = time.monotonic()
         time.sleep(4.0)
@@ -374,7 +373,7 @@ def test_faust_engine_recreates_the_topics_and_resumes_scoring(
         skipped = sorted(
             (m.topic().split(".")[1], m.partition(), m.offset())
             for stream in STREAMS
-            for m in deployment.read_topic(deployment.topology.events(stream), idle_s=0.5)
+            for m in deployment.read_topic(deployment.topology.events(stream))
             if m.key().decode() in wanted - set(keys)
         )
         partitions = partition_counts(deployment)
