@@ -567,7 +567,9 @@ class ApacheKafkaCluster:
             # it re-registers on restart only once its old session expired (11.6 s -> 5.7 s
             # for a one-node restart after kill -9 here)
             "broker.session.timeout.ms": "3000",
-            "broker.heartbeat.interval.ms": "500",
+            # a stopping node hears sooner that its controlled shutdown may go on, a starting
+            # one that it is unfenced: 1.4 -> 1.1 s per stop of a three-node rolling restart
+            "broker.heartbeat.interval.ms": "200",
             # model snapshots can exceed Kafka's 1 MB default (as in docker-compose.yml)
             "message.max.bytes": "16777216",
             "replica.fetch.max.bytes": "16777216",
