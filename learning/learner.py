@@ -111,7 +111,7 @@ class LearnerConfig:
     snapshot_every_seconds: float = 60.0
     monitor_window: int = 1_000
     auc_window: int = 1_000
-    drift_delta: float = 0.002
+    drift_confidence: float = 1e-4
     drift_reaction: DriftReaction = field(default_factory=DriftReaction)
     promotion: PromotionRule = field(default_factory=PromotionRule)
     challenger_window: int = 1_000
@@ -250,7 +250,8 @@ class Learner:
         self.released = RecentIds(cfg.released_window) if not cfg.keep_unselected else None
         self.monitors = {
             stream: QualityMonitor(
-                stream, cfg.monitor_window, cfg.auc_window, cfg.drift_delta, cfg.drift_reaction
+                stream, cfg.monitor_window, cfg.auc_window, cfg.drift_confidence,
+                cfg.drift_reaction,
             )
             for stream in STREAMS
         }
