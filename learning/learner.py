@@ -370,8 +370,11 @@ class Learner:
         sub_scores = scored.get("sub_scores") or {}
         if self.arena is not None:  # both score before either learns: prequential
             self.arena.evaluate(self.model, stream, scored, finding)
+        # what the finding recovered (EUR), for the recovery model of revenue-aware ranking
+        recovered = float(outcome.get("recovered_amount") or 0.0) if finding else None
         self.model.learn_outcome(
-            stream, features, entities, sub_scores, finding, weight, day_number(decided_at)
+            stream, features, entities, sub_scores, finding, weight, day_number(decided_at),
+            recovered,
         )
         self._counts["outcomes_applied"] += 1
         self._counts[f"outcomes_{stream}"] += 1
@@ -382,7 +385,7 @@ class Learner:
             self._counts["drifts"] += 1
             events.append(drift)
         if self.arena is not None:
-            self.arena.learn(stream, scored, finding, weight, day_number(decided_at))
+            self.arena.learn(stream, scored, finding, weight, day_number(decided_at), recovered)
             promotion = self.arena.promote(self.model, stream)
             if promotion is not None:
                 self._counts["promotions"] += 1

@@ -30,6 +30,7 @@ from scorers.anomaly import AnomalyScorer
 from scorers.base import Features, Reason
 from scorers.features import check_stream, entities_for, features_for
 from scorers.profiles import ProfileScorer
+from scorers.recovery import RecoveryModel
 from scorers.rule_outcomes import EXPECTED, RULE, RuleOutcomes, rule_hits
 from scorers.stacking import Stacker
 from scorers.supervised import SupervisedScorer
@@ -157,6 +158,10 @@ class Assessment:
     entities: dict[str, str]
     rule_hits: tuple[str, ...] = ()
     always_inspect: bool = False
+    # what a finding would recover (EUR; None before the recovery model has learnt enough),
+    # and that against the typical recovery (1.0: typical or not known)
+    expected_recovery: float | None = None
+    recovery_ratio: float = 1.0
 
 
 class StreamEnsemble:
@@ -303,6 +308,8 @@ class StreamEnsemble:
         self.rule_prior_strength = rule_prior_strength
         self.stacking = stacking
         self.rule_outcomes = RuleOutcomes(prior_strength=rule_prior_strength)
+        # shares the supervised model's encoder: one encoding of each event serves both
+        self.recovery = RecoveryModel(encoder=self.supervised.encoder)
         prior_weights = {**dict(PRIOR_WEIGHTS), "rules": _RULE_WEIGHT[rule_evidence]}
         self.stacker = Stacker(
             tuple((k, w) for k, w in prior_weights.items() if goods or k not in _GOODS_ONLY),
@@ -329,6 +336,7 @@ class StreamEnsemble:
         state.setdefault("rule_prior_strength", 5.0)
         state.setdefault("stacking", "stacked")
         state.setdefault("rule_outcomes", RuleOutcomes())
+        state.setdefault("recovery", RecoveryModel(encoder=state["supervised"].encoder))
         self.__dict__.update(state)
 
     def _profile_keys(self, features: Features, entities: Mapping[str, str]) -> dict[str, str]:
@@ -437,7 +445,8 @@ class StreamEnsemble:
         """Score one decoded, pseudonymised event; learns nothing."""
         features = features_for(self.stream, record)
         entities = entities_for(self.stream, record)
-        contributions = self.supervised.contributions(features)
+        encoded = self.supervised.encoder.transform_one(features)
+        contributions = self.supervised.contributions_encoded(encoded)
         sub = self.sub_scores_one(features, entities, contributions)
         rule_reasons: list[Reason] = []
         always = False
@@ -452,6 +461,7 @@ class StreamEnsemble:
         evidence = self.evidence(sub, features)
         score = self.stacker.predict_proba_one(evidence)[True]
         reasons = self._reasons(features, entities, sub, evidence, rule_reasons, contributions)
+        expected = self.recovery.predict_encoded(encoded)
         return Assessment(
             score=score,
             reasons=reasons,
@@ -460,6 +470,8 @@ class StreamEnsemble:
             entities=entities,
             rule_hits=tuple(r.code for r in rule_reasons),
             always_inspect=always,
+            expected_recovery=expected,
+            recovery_ratio=self.recovery.ratio_of(expected),
         )
 
     def _reasons(
@@ -540,11 +552,13 @@ class StreamEnsemble:
         y: bool,
         weight: float = 1.0,
         day: int | None = None,
+        recovered: float | None = None,
     ) -> None:
         """Learn from one inspection outcome, with what the scored record kept.
 
         ``day`` (see :func:`~scorers.profiles.day_number`) stamps the entities' profiles for
-        the retention job.
+        the retention job; ``recovered`` (EUR) is what a finding recovered, which the
+        recovery model learns.
         """
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
@@ -556,6 +570,8 @@ class StreamEnsemble:
             hits[EXPECTED] = self.stacker.predict_proba_one(rest)[True]
         self.rule_outcomes.learn_one(hits, finding)
         self.stacker.learn_one(evidence, finding, weight)
+        if finding and recovered is not None:
+            self.recovery.learn_one(features, recovered)
         self.outcomes += 1
         self.findings += finding
 
