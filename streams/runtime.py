@@ -23,6 +23,8 @@ def build_policy(settings: Settings) -> SelectionPolicy:
         document_check_rate=settings.document_check_rate,
         window=settings.selection_window,
         seed=settings.seed,
+        ranking=settings.ranking,
+        areas=settings.lane_areas,
     )
 
 

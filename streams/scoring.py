@@ -10,10 +10,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from schemas import AvroCodec, CodecError, Pseudonymiser, catalog
 from schemas.sealing import PayloadSeal, Protection
+from schemas.validation import MAX_MONEY
 from scorers.features import entities_for, recordable
 from scorers.model import RiskModel
 from scorers.selection import Decision, SelectionPolicy
@@ -73,6 +75,13 @@ def references_of(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
         elif value not in (None, ""):
             found[name] = str(value)
     return found
+
+
+def _money(amount: float | None) -> Decimal | None:
+    """An EUR estimate as the schemas' decimal, capped at their largest amount."""
+    if amount is None:
+        return None
+    return min(Decimal(f"{max(amount, 0.0):.2f}"), MAX_MONEY)
 
 
 class ScoringService:
@@ -178,9 +187,15 @@ class ScoringService:
             model.carry_over(stream, entities, previous_entities)
         assessment = model.assess(stream, record)
         event_id, hub = record["event_id"], record["hub"]
-        decision: Decision = self.policy.decide(
-            stream, hub, event_id, assessment.score, assessment.always_inspect
+        features = assessment.features
+        area = self.policy.area_of(
+            features.get("hs6") or features.get("hs_heading") or features.get("hs_chapter")
         )
+        decision: Decision = self.policy.decide(
+            stream, hub, event_id, assessment.score, assessment.always_inspect,
+            assessment.recovery_ratio, area,
+        )
+        expected_recovery = _money(assessment.expected_recovery)
         decided_at = self.clock()
         reasons = [
             {"code": r.code, "text": r.text, "weight": float(r.weight)}
@@ -199,6 +214,8 @@ class ScoringService:
             "event_time": record["event_time"],
             "decided_at": decided_at,
             "references": references_of(stream, record),
+            "priority": float(decision.priority),
+            "expected_recovery": expected_recovery,
         }
         scored = {
             "event_id": event_id,
@@ -215,6 +232,9 @@ class ScoringService:
             "propensity": float(decision.propensity),
             "model_version": model.version,
             "decided_at": decided_at,
+            "priority": float(decision.priority),
+            "area": decision.area,
+            "expected_recovery": expected_recovery,
         }
         key = event_id.encode()
         return ScoringResult(

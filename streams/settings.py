@@ -106,7 +106,18 @@ class Settings(BaseSettings):
     )
     inspection_rates: dict[str, float] = Field(
         default_factory=lambda: {"*": 0.05},
-        description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON)',
+        description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON); '
+        'an area lane\'s own per "stream.hub.area" ("*" for any stream or hub)',
+    )
+    ranking: dict[str, str | float] = Field(
+        default_factory=dict,
+        description='what each lane ranks by, keyed like the rates: "probability" (default), '
+        '"revenue" (probability times expected recovery) or a blend weight in [0, 1] (JSON)',
+    )
+    lane_areas: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="areas with lanes and budgets of their own: name -> HS code prefixes, "
+        'e.g. {"excise": ["22", "24", "27"]} (JSON)',
     )
     random_share: float = Field(0.1, ge=0, le=1, description="share of the budget picked at random")
     document_check_rate: float = Field(

@@ -246,7 +246,7 @@ def test_nan_scores_do_not_corrupt_the_window() -> None:
     for i in range(2000):
         score = math.nan if i % 13 == 0 else rng.random()
         policy.decide("postal", "LEJ", f"e{i}", score)
-    lane = policy._lanes[("postal", "LEJ")]
+    lane = policy._lanes[("postal", "LEJ", "")]
     assert lane.ranked == sorted(lane.ranked) and not any(math.isnan(s) for s in lane.ranked)
 
 
@@ -313,3 +313,56 @@ def test_decide_cost_is_a_few_microseconds() -> None:
     per_call = (time.perf_counter() - start) / 40_000
     # about 5 µs here; the bound only catches accidental O(window) or worse regressions
     assert per_call < 100e-6
+
+
+def test_an_area_lane_holds_its_own_budget_beside_its_hub() -> None:
+    policy = SelectionPolicy(rates={"*": 0.05, "courier.*.excise": 0.2}, seed=4,
+                             areas={"excise": ["22", "24", "2710"]}, window=1000)
+    rng = random.Random(8)
+    picked = {"": 0, "excise": 0}
+    counted = {"": 0, "excise": 0}
+    for i in range(12_000):
+        hs = rng.choice(["220421", "240220", "271019", "851712", "610910", "940360"])
+        area = policy.area_of(hs)
+        decision = policy.decide("courier", "LEJ", f"e{i}", rng.random(), area=area)
+        assert decision.area == area
+        if i >= 2000:
+            counted[area] += 1
+            picked[area] += _selected(decision)
+    assert policy.area_of("2710") == "excise" and policy.area_of("27") == ""
+    assert picked["excise"] / counted["excise"] == pytest.approx(0.2, abs=0.02)
+    assert picked[""] / counted[""] == pytest.approx(0.05, abs=0.01)
+
+
+def test_revenue_ranking_picks_the_larger_recovery_at_equal_probability() -> None:
+    by_revenue = SelectionPolicy(rates={"*": 0.1}, ranking={"*": "revenue"}, random_share=0.0)
+    by_probability = SelectionPolicy(rates={"*": 0.1}, random_share=0.0)
+    rng = random.Random(2)
+    rows = [(rng.random(), rng.lognormvariate(0, 1)) for _ in range(6000)]
+    chosen = {}
+    for name, policy in (("revenue", by_revenue), ("probability", by_probability)):
+        decisions = [policy.decide("postal", "FRA", f"e{i}", p, recovery_ratio=r)
+                     for i, (p, r) in enumerate(rows)]
+        chosen[name] = [(p, r) for (p, r), d in zip(rows, decisions, strict=True)
+                        if _selected(d)]
+        assert len(chosen[name]) == pytest.approx(600, rel=0.1)  # the budget holds either way
+    revenue = {k: sum(p * r for p, r in v) for k, v in chosen.items()}
+    hits = {k: sum(p for p, _ in v) for k, v in chosen.items()}
+    assert revenue["revenue"] > 1.5 * revenue["probability"]
+    assert hits["revenue"] < hits["probability"]
+    # the key it ranked by is the decision's priority
+    decision = by_revenue.decide("postal", "FRA", "probe", 0.5, recovery_ratio=4.0)
+    assert decision.priority == 2.0
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"ranking": {"*": "profit"}}, ["ranking", "'probability', 'revenue'"]),
+    ({"ranking": {"courier.LEJ.excise": 1.0}}, ["area 'excise'", "LANE_AREAS"]),
+    ({"areas": {"excise": ["2a"]}}, ["area 'excise'", "prefixes of digits"]),
+])
+def test_invalid_ranking_and_areas_are_explained(kwargs: dict[str, object],
+                                                 words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        SelectionPolicy(**kwargs)  # type: ignore[arg-type]
+    for word in words:
+        assert word in str(info.value)
