@@ -46,7 +46,7 @@ from learning.weights import ipw
 
 __all__ = ["KINDS", "DriftEvent", "DriftReaction", "QualityMonitor"]
 
-KINDS = ("model", "random", "rule", "none")
+KINDS = ("model", "random", "rule", "green_audit", "none")
 
 
 @dataclass(frozen=True, slots=True)
