@@ -24,10 +24,11 @@ below it):
 * **narrow**: when the upper bound passes ``max_miss_rate`` on a full window of audits inside
   the cap (``min_audits``, by default the whole window: judged on fewer, a single finding
   would fail a lane that runs well under the maximum), or when even the lower bound passes
-  it (judged from ``alarm_audits``, 100, on: the audits are then sure the lane misses too
-  much; judged on fewer, one early finding would close a good lane), the cap is halved, again
-  and again until what is left passes or too few audits remain to judge, down to
-  ``min_cap``;
+  it over the newest 100, 200, 400... audits or the whole window (the audits are then sure
+  the lane misses too much; the newest ones show a change before older clean audits stop
+  diluting it; judged on fewer than ``alarm_audits``, 100, one early finding would close a
+  good lane), the cap is halved, again and again until what is left passes or too few audits
+  remain to judge, down to ``min_cap``;
 * **widen**: once ``min_audits`` audits have come since the last change and the upper bound
   is below ``widen_below`` (three quarters) of the maximum, the cap grows by a quarter, up to
   the cap configured. Narrowing is immediate and widening slow, because the goal is that the
@@ -55,10 +56,10 @@ the low-scored half of the lane stays clean while the upper half now misses 6%:
 ...     if cap is not None:
 ...         changes.append((i, cap))
 >>> changes  # (audits since the change of the world, new cap)
-[(94, 0.01), (1094, 0.0125), (1324, 0.00625)]
+[(94, 0.01), (1094, 0.0125), (1220, 0.00625)]
 >>> estimate = lane.estimate()
 >>> estimate.audits, estimate.findings, round(estimate.upper, 4)
-(654, 1, 0.0086)
+(705, 1, 0.008)
 """
 
 from __future__ import annotations
@@ -83,16 +84,21 @@ def wilson_interval(findings: int, audits: int, confidence: float = 0.95) -> tup
     >>> wilson_interval(0, 0)
     (0.0, 1.0)
     """
+    if not 0 <= findings <= max(audits, 0):
+        raise ValueError(f"findings must be within [0, {audits}], got {findings!r}")
+    return _wilson(findings, audits, NormalDist().inv_cdf(0.5 + confidence / 2.0))
+
+
+def _wilson(findings: int, audits: int, z: float) -> tuple[float, float]:
     if audits <= 0:
         return 0.0, 1.0
-    if not 0 <= findings <= audits:
-        raise ValueError(f"findings must be within [0, {audits}], got {findings!r}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     p, z2 = findings / audits, z * z
     scale = 1.0 + z2 / audits
     centre = (p + z2 / (2.0 * audits)) / scale
     half = z / scale * math.sqrt(p * (1.0 - p) / audits + z2 / (4.0 * audits * audits))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lower = 0.0 if findings == 0 else max(0.0, centre - half)
+    upper = 1.0 if findings == audits else min(1.0, centre + half)
+    return lower, upper
 
 
 def clean_audits_needed(max_miss_rate: float, confidence: float = 0.95) -> int:
@@ -149,7 +155,7 @@ class GreenLaneControl:
     min_audits
         Audits inside the cap before the upper bound is judged (default: ``window``).
     alarm_audits
-        Audits inside the cap before the lower bound is judged.
+        The fewest audits (the newest ones inside the cap) the lower bound is judged on.
     shrink, widen
         Factors the cap is narrowed and widened by.
     widen_below
@@ -192,6 +198,7 @@ class GreenLaneControl:
                 f"(window {window})"
             )
         self.alarm_audits = min(alarm_audits, self.min_audits)
+        self._z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
         self.shrink = shrink
         self.widen = widen
         self.widen_below = widen_below
@@ -235,7 +242,7 @@ class GreenLaneControl:
             audits, findings = self._inside
         else:
             audits, findings = self._count(cap)
-        lower, upper = wilson_interval(findings, audits, self.confidence)
+        lower, upper = _wilson(findings, audits, self._z)
         rate = findings / audits if audits else math.nan
         return MissRate(audits, findings, rate, lower, upper)
 
@@ -244,10 +251,26 @@ class GreenLaneControl:
         times = [at for score, _, at in self.audits if score < self.cap]
         return min(times) if times else math.nan
 
-    def _too_risky(self, estimate: MissRate) -> bool:
-        if estimate.audits >= self.alarm_audits and estimate.lower > self.max_miss_rate:
+    def _too_risky(self) -> bool:
+        """Narrow? The upper bound over a full window passes the maximum, or the lower bound
+        over the newest 100, 200, 400... audits inside the cap, or over all of them, does."""
+        audits, findings = self._inside
+        maximum, z = self.max_miss_rate, self._z
+        if audits >= self.min_audits and _wilson(findings, audits, z)[1] > maximum:
             return True
-        return estimate.audits >= self.min_audits and estimate.upper > self.max_miss_rate
+        if audits < self.alarm_audits:
+            return False
+        seen = found = 0
+        look = self.alarm_audits
+        for score, finding, _ in reversed(self.audits):
+            if score < self.cap:
+                seen += 1
+                found += finding
+                if seen == look:
+                    if _wilson(found, seen, z)[0] > maximum:
+                        return True
+                    look *= 2
+        return _wilson(found, seen, z)[0] > maximum
 
     def update(self, score: float, finding: bool, decided_at: float = math.nan) -> float | None:
         """Account one audit outcome; the new cap if the lane narrowed or widened, else None."""
@@ -260,14 +283,13 @@ class GreenLaneControl:
         self.findings_total += bool(finding)
         self.since_change += 1
         before = self.cap
-        estimate = self.estimate()
-        while self.cap > self.min_cap and self._too_risky(estimate):
+        while self.cap > self.min_cap and self._too_risky():
             self._set_cap(max(self.min_cap, self.cap * self.shrink))
-            estimate = self.estimate()
         if self.cap < before:
             self.narrowed += 1
             self.since_change = 0
             return self.cap
+        estimate = self.estimate()
         if (
             self.cap < self.max_cap
             and self.since_change >= self.min_audits
