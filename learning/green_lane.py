@@ -127,7 +127,7 @@ class GreenLaneConfig:
     """What the learner's green lanes are configured by (every stream alike)."""
 
     max_miss_rate: float = 0.01
-    cap: float = 0.02
+    cap: float = 0.01
     window: int = 1000
     confidence: float = 0.95
 

@@ -30,6 +30,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from scorers.selection import NOT_SELECTED
+
 __all__ = [
     "DUMP_COLUMNS",
     "SHARES",
@@ -75,7 +77,7 @@ class ScoredRow:
         """The row of a replayed event from its verdict or scored record (both carry score,
         selection kind and model version)."""
         kind = str(decision["selection_kind"])
-        return cls(event_id, time, float(decision["score"]), kind != "none", kind, label,
+        return cls(event_id, time, float(decision["score"]), kind not in NOT_SELECTED, kind, label,
                    revenue, str(decision["model_version"]))
 
     @property
