@@ -31,9 +31,9 @@ ranked, never get a document check, and are never a model or random pick.
 
 Propensity is the probability that *this* event is selected given its score: 1 for rule hits
 and for scores above the threshold, ``p_rand`` below it, ``green_audit_share`` in the green
-lane. Scores tied at the threshold share
-the remaining slots by a second hashed draw and get the matching probability, so a constant
-score (an untrained model) cannot send the whole lane to inspection. The random picks and the
+lane. Scores tied at the threshold share the remaining slots by a second hashed draw and get
+the matching probability, so a constant score (an untrained model) cannot send the whole lane
+to inspection. The random picks and the
 propensities let the learner weight outcomes by inverse propensity and keep evaluation
 unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic (of the green
 lane, for green events: the audits).
@@ -86,8 +86,8 @@ class Decision:
 
     ``level`` is release, document_check or physical_inspection. ``kind`` says what selected
     the event for physical inspection (rule, model, random, green_audit), or none, or green
-    (released by the green lane). ``propensity`` is the
-    probability, in (0, 1], that the policy selects this event given its score.
+    (released by the green lane). ``propensity`` is the probability, in (0, 1], that the
+    policy selects this event given its score.
     ``threshold`` is the lane's current model threshold (inf while the window is too small
     for a model pick) and ``rate`` the lane's configured budget. ``sampled`` is true when the
     event's random draw fell in the random share, whatever selected it: those events are a
@@ -381,7 +381,7 @@ class SelectionPolicy:
     @staticmethod
     def _model_share(rate: float, p_rand: float, rule_rate: float) -> float:
         """Share of non-rule events the model picks so that the lane selects ``rate``."""
-        if rule_rate >= rate or p_rand >= 1.0 or rate <= 0.0:
+        if rule_rate >= rate or p_rand >= 1.0:
             return 0.0
         share = ((rate - rule_rate) / (1.0 - rule_rate) - p_rand) / (1.0 - p_rand)
         return min(1.0, max(0.0, share))
