@@ -54,7 +54,7 @@ from learning.weights import ipw
 
 __all__ = ["KINDS", "DriftEvent", "DriftReaction", "QualityMonitor"]
 
-KINDS = ("model", "random", "rule", "none")
+KINDS = ("model", "random", "rule", "green_audit", "none")
 DETECTOR = "HDDM_A(one-sided, drift_confidence={}) on the model picks' miss rate"
 
 

@@ -19,24 +19,37 @@ the score times what a finding would recover relative to a typical finding
 ``recovery_ratio ** a`` (0: probability, 1: revenue). The ratio keeps the key on the score's
 scale, so the window's ranks stay comparable.
 
-Three ways into physical inspection share one budget:
+Four ways into physical inspection share one budget:
 
 * **rule**: an ``always_inspect`` rule fired. Always selected (propensity 1).
 * **random**: a draw decided by a hash of ``(seed, event_id)``, with probability
   ``p_rand = rate * random_share``, independent of the score. A replayed event draws the same.
 * **model**: the score ranks in the top ``model_share`` of the lane's window.
+* **green_audit**: the caller says the event qualifies for the green lane (see
+  :mod:`scorers.green_lane`); it is released without any check (kind **green**), except for
+  a hashed draw with probability ``green_audit_share``, independent of the score, that sends
+  it to physical inspection to keep the lane's miss rate measured.
 
-The model's share adapts so that the three together select ``rate`` of the traffic: with
+The model's share adapts so that all of them together select ``rate`` of the traffic: with
 ``rho`` the rule-hit rate over the window, ``model_share`` solves
 ``rho + (1 - rho) * (m + (1 - m) * p_rand) = rate``. Rule hits beyond the budget are never
 dropped; the model then selects nothing and the lane runs over budget.
 
+Green-lane events spend none of the budget except their audits: the budget stays ``rate`` of
+*all* the lane's traffic, the green events' expected audits (``g * green_audit_share`` of the
+window, ``g`` the green share) come out of it first, and the rest is shared as above among
+the other events, so that their ``rate`` becomes ``(rate - g * green_audit_share) / (1 - g)``.
+Capacity a green lane frees goes to the traffic that still needs it. Green events are not
+ranked, never get a document check, and are never a model or random pick.
+
 Propensity is the probability that *this* event is selected given its score: 1 for rule hits
-and for scores above the threshold, ``p_rand`` below it. Scores tied at the threshold share
-the remaining slots by a second hashed draw and get the matching probability, so a constant
-score (an untrained model) cannot send the whole lane to inspection. The random picks and the
+and for scores above the threshold, ``p_rand`` below it, ``green_audit_share`` in the green
+lane. Scores tied at the threshold share the remaining slots by a second hashed draw and get
+the matching probability, so a constant score (an untrained model) cannot send the whole lane
+to inspection. The random picks and the
 propensities let the learner weight outcomes by inverse propensity and keep evaluation
-unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic.
+unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic (of the green
+lane, for green events: the audits).
 
 ``document_check`` covers the next ``document_check_rate`` of the lane's non-rule traffic
 below the inspection threshold, by the same window ranks.
@@ -59,10 +72,19 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_RATE", "LEVELS", "MIN_PROPENSITY", "RANKINGS", "Decision", "SelectionPolicy"]
+__all__ = [
+    "DEFAULT_RATE", "GREEN_KINDS", "KINDS", "LEVELS", "MIN_PROPENSITY", "NOT_SELECTED",
+    "RANKINGS", "Decision", "SelectionPolicy",
+]
 
 STREAMS = ("courier", "postal", "passenger")
 LEVELS = ("release", "document_check", "physical_inspection")
+KINDS = ("none", "model", "random", "rule", "green", "green_audit")
+"""Selection kinds: what sent an event to physical inspection, or what released it."""
+NOT_SELECTED = frozenset({"none", "green"})
+"""Kinds of events not selected for physical inspection (green: released by the green lane)."""
+GREEN_KINDS = frozenset({"green", "green_audit"})
+"""Kinds of green-lane events: released (green) or audited at random (green_audit)."""
 DEFAULT_RATE = 0.05
 """Inspection rate of lanes that no configured key matches, unless ``"*"`` says otherwise."""
 MIN_PROPENSITY = 1e-6
@@ -78,8 +100,9 @@ class Decision:
     """What to do with one event, and why.
 
     ``level`` is release, document_check or physical_inspection. ``kind`` says what selected
-    the event for physical inspection (rule, model, random) or none. ``propensity`` is the
-    probability, in (0, 1], that the policy selects this event given its score.
+    the event for physical inspection (rule, model, random, green_audit), or none, or green
+    (released by the green lane). ``propensity`` is the probability, in (0, 1], that the
+    policy selects this event given its score.
     ``threshold`` is the lane's current model threshold (inf while the window is too small
     for a model pick) and ``rate`` the lane's configured budget. ``sampled`` is true when the
     event's random draw fell in the random share, whatever selected it: those events are a
@@ -107,6 +130,7 @@ class _Lane:
     recent: deque[tuple[str, float, bool]] = field(default_factory=deque)
     ranked: list[float] = field(default_factory=list)  # non-rule scores of the window, sorted
     rule_hits: int = 0
+    green: int = 0  # green-lane events in the window (not ranked; their score is NaN here)
     decided: dict[str, Decision] = field(default_factory=dict)
 
 
@@ -145,6 +169,8 @@ class SelectionPolicy:
         ``"revenue"``, or a blend weight in [0, 1].
     areas
         Area name -> HS code prefixes whose events get lanes of their own.
+    green_audit_share
+        Share of green-lane events inspected at random to measure the lane's miss rate.
 
     Examples
     --------
@@ -161,6 +187,16 @@ class SelectionPolicy:
     [('model', 1.0), ('none', 0.01), ('random', 0.01)]
     >>> policy.decide(*lane, "p9999", 0.0, always_inspect=True).kind
     'rule'
+
+    Green-lane events are released, but for their audits, and spend no budget otherwise:
+
+    >>> green = [policy.decide(*lane, f"g{i}", rng.random(), green=True) for i in range(2000)]
+    >>> sorted({(d.level, d.kind, d.propensity) for d in green})
+    [('physical_inspection', 'green_audit', 0.02), ('release', 'green', 0.02)]
+    >>> mixed = [policy.decide(*lane, f"m{i}", rng.random(), green=i % 2 == 0)
+    ...          for i in range(4000)]
+    >>> sum(d.level == "physical_inspection" for d in mixed[-2000:]) / 2000  # still 10%
+    0.096
     """
 
     def __init__(
@@ -172,6 +208,7 @@ class SelectionPolicy:
         seed: int = 0,
         ranking: Mapping[str, str | float] | None = None,
         areas: Mapping[str, Sequence[str]] | None = None,
+        green_audit_share: float = 0.02,
     ) -> None:
         self.rates = dict(rates) if rates is not None else None
         self.random_share = random_share
@@ -184,6 +221,7 @@ class SelectionPolicy:
         self._prefixes = sorted(
             ((prefix, area) for area, prefixes in (self.areas or {}).items()
              for prefix in prefixes), key=lambda pair: -len(pair[0]))
+        self.green_audit_share = green_audit_share
         self._rates = self._checked()
         self._blends = self._checked_ranking()
         self._key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
@@ -253,6 +291,10 @@ class SelectionPolicy:
             problems.append(f"window must be a whole number of events >= 1, got {self.window!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             problems.append(f"seed must be an integer, got {self.seed!r}")
+        if not _is_fraction(self.green_audit_share):
+            problems.append(
+                f"green_audit_share must be in [0, 1], got {self.green_audit_share!r}"
+            )
         if problems:
             raise ValueError("invalid selection policy: " + "; ".join(problems))
         return {key: float(rate) for key, rate in rates.items()}
@@ -322,16 +364,26 @@ class SelectionPolicy:
             lane = self._lanes[(stream, hub, area)] = _Lane(rate, rate * share, blend)
         return lane
 
-    def _admit(self, lane: _Lane, event_id: str, score: float, always_inspect: bool) -> None:
-        """Add a score to the lane's sliding window, dropping the oldest when it is full."""
+    def _admit(
+        self, lane: _Lane, event_id: str, score: float, always_inspect: bool, green: bool = False
+    ) -> None:
+        """Add a score to the lane's sliding window, dropping the oldest when it is full.
+
+        A green-lane event is kept with a NaN score: counted in the window, never ranked."""
         recent, ranked = lane.recent, lane.ranked
         if len(recent) >= self.window:
             old_id, old_score, old_rule = recent.popleft()
             lane.decided.pop(old_id, None)
             if old_rule:
                 lane.rule_hits -= 1
+            elif old_score != old_score:  # NaN: a green-lane event
+                lane.green -= 1
             else:
                 del ranked[bisect_left(ranked, old_score)]
+        if green and not always_inspect:
+            recent.append((event_id, math.nan, False))
+            lane.green += 1
+            return
         recent.append((event_id, score, always_inspect))
         if always_inspect:
             lane.rule_hits += 1
@@ -359,19 +411,22 @@ class SelectionPolicy:
         key = score if priority is None else priority  # a record from before ranking keys
         if not key >= -math.inf:
             key = 0.0
-        self._admit(lane, event_id, key, kind == "rule")
+        self._admit(lane, event_id, key, kind == "rule", kind in GREEN_KINDS)
         lane.decided[event_id] = Decision(
-            level, kind, propensity, math.nan, lane.rate, kind == "random", key, area
+            level, kind, propensity, math.nan, lane.rate, kind in ("random", "green_audit"), key,
+            area,
         )
 
     def decide(
         self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False,
-        recovery_ratio: float = 1.0, area: str = "",
+        recovery_ratio: float = 1.0, area: str = "", green: bool = False,
     ) -> Decision:
         """Decide one event and add its ranking key to the lane's window.
 
         ``recovery_ratio`` is what a finding would recover against a typical finding (the
-        recovery model's; 1 when not known), ``area`` the event's area (:meth:`area_of`).
+        recovery model's; 1 when not known), ``area`` the event's area (:meth:`area_of`),
+        ``green`` that the event qualifies for the green lane (an ``always_inspect`` rule
+        still wins).
         """
         lane = self._lane(stream, hub, area)
         known = lane.decided.get(event_id)
@@ -381,19 +436,29 @@ class SelectionPolicy:
             score = 0.0
         if lane.blend and recovery_ratio > 0.0 and recovery_ratio != 1.0:
             score *= recovery_ratio**lane.blend
-        self._admit(lane, event_id, score, always_inspect)
-        recent, ranked = lane.recent, lane.ranked
+        green = green and not always_inspect
+        self._admit(lane, event_id, score, always_inspect, green)
+        ranked = lane.ranked
 
         digest = hashlib.blake2b(event_id.encode(), digest_size=16, key=self._key).digest()
-        sampled = int.from_bytes(digest[:8]) * _UNIT < lane.p_rand
+        draw = int.from_bytes(digest[:8]) * _UNIT
+        sampled = draw < lane.p_rand
         tie_draw = int.from_bytes(digest[8:]) * _UNIT
-        share = self._model_share(lane.rate, lane.p_rand, lane.rule_hits / len(recent))
+        share = self._lane_model_share(lane)
         n = len(ranked)
         threshold, p_model = _top_share(ranked, score, round(share * n))
 
         if always_inspect:
             decision = Decision("physical_inspection", "rule", 1.0, threshold, lane.rate, sampled,
                                 score, area)
+        elif green:
+            sampled = draw < self.green_audit_share
+            level, kind = "release", "green"
+            if sampled:
+                level, kind = "physical_inspection", "green_audit"
+            propensity = max(self.green_audit_share, MIN_PROPENSITY)
+            decision = Decision(level, kind, propensity, threshold, lane.rate, sampled, score,
+                                area)
         else:
             propensity = max(p_model + (1.0 - p_model) * lane.p_rand, MIN_PROPENSITY)
             if tie_draw < p_model:
@@ -409,6 +474,18 @@ class SelectionPolicy:
         lane.decided[event_id] = decision
         return decision
 
+    def _lane_model_share(self, lane: _Lane) -> float:
+        """The model's share of the lane's ranked events, green audits counted in the budget."""
+        total = len(lane.recent)
+        if not lane.green:
+            return self._model_share(lane.rate, lane.p_rand, lane.rule_hits / total)
+        others = total - lane.green
+        if not others:
+            return 0.0
+        # the green events' expected audits come out of the budget first
+        rate = (lane.rate * total - lane.green * self.green_audit_share) / others
+        return self._model_share(min(1.0, rate), lane.p_rand, lane.rule_hits / others)
+
     @staticmethod
     def _model_share(rate: float, p_rand: float, rule_rate: float) -> float:
         """Share of non-rule events the model picks so that the lane selects ``rate``."""
@@ -421,7 +498,8 @@ class SelectionPolicy:
         return (
             f"SelectionPolicy(rates={self.rates!r}, random_share={self.random_share!r}, "
             f"document_check_rate={self.document_check_rate!r}, window={self.window!r}, "
-            f"seed={self.seed!r}, ranking={self.ranking!r}, areas={self.areas!r})"
+            f"seed={self.seed!r}, ranking={self.ranking!r}, areas={self.areas!r}, "
+            f"green_audit_share={self.green_audit_share!r})"
         )
 
 

@@ -32,6 +32,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from scorers.selection import NOT_SELECTED
+
 __all__ = [
     "DUMP_COLUMNS",
     "SHARES",
@@ -87,7 +89,7 @@ class ScoredRow:
         selection kind and model version)."""
         kind = str(decision["selection_kind"])
         priority = decision.get("priority")
-        return cls(event_id, time, float(decision["score"]), kind != "none", kind, label,
+        return cls(event_id, time, float(decision["score"]), kind not in NOT_SELECTED, kind, label,
                    revenue, str(decision["model_version"]),
                    None if priority is None else float(priority))
 
