@@ -81,6 +81,7 @@ OTHER = "other"
 LABEL_NAMES = frozenset(
     {
         "stream", "hub", "level", "kind", "reason", "topic", "carrier", "origin_group",
+        "area",  # a lane's area of HS prefixes (RISKSTREAM_LANE_AREAS), or none
         "finding", "result", "measure", "model", "statistic", "input", "fate", "action",
         "source",  # who closed a workbench case: officer, system, elsewhere
         "version", "river", "faust", "python",  # riskstream_build_info
@@ -117,6 +118,7 @@ class BoundedLabel:
 
 
 hub_label = BoundedLabel()
+area_label = BoundedLabel(limit=16)  # areas come from configuration; "" is no area
 carrier_label = BoundedLabel(limit=48)  # a large airport sees dozens of carriers
 
 # -- origin groups ---------------------------------------------------------------------------
@@ -252,6 +254,26 @@ SELECTIONS = Counter(
 CAPACITY = Gauge(
     "riskstream_inspection_capacity_ratio",
     "Configured inspection capacity of the lane, as a share of its traffic",
+    ["stream", "hub"],
+    registry=SCORER,
+)
+PERIOD_SELECTED = Gauge(
+    "riskstream_budget_period_selected_inspections",
+    "Inspections the lane selected so far in its current accounting period (model, random, "
+    "rule and green audits together; RISKSTREAM_BUDGET_PERIOD)",
+    ["stream", "hub", "area"],
+    registry=SCORER,
+)
+PERIOD_BUDGET = Gauge(
+    "riskstream_budget_period_allowed_inspections",
+    "Inspections the lane's budget allows so far in its current accounting period (rate "
+    "times the period's arrivals)",
+    ["stream", "hub", "area"],
+    registry=SCORER,
+)
+BUDGET_OVERFLOW = Counter(
+    "riskstream_budget_overflow_inspections_total",
+    "Always-inspect rule hits inspected beyond their accounting period's budget",
     ["stream", "hub"],
     registry=SCORER,
 )
@@ -458,6 +480,12 @@ def record_scoring(result: ScoringResult, seconds: float, arrived_s: float | Non
         SCORES.labels(stream).observe(result.score)
     if result.capacity is not None:
         CAPACITY.labels(stream, hub).set(result.capacity)
+    if result.ledger is not None:
+        area = area_label(result.area) if result.area else "none"
+        PERIOD_SELECTED.labels(stream, hub, area).set(result.ledger.selected)
+        PERIOD_BUDGET.labels(stream, hub, area).set(result.ledger.budget)
+    if result.overflow:
+        BUDGET_OVERFLOW.labels(stream, hub).inc()
     record = result.record or {}
     origin = origin_of(stream, record)
     DISPARITY_VERDICTS.labels(stream, hub, origin).inc()

@@ -13,7 +13,7 @@ import logging
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas import AvroCodec, CodecError
-from scorers.selection import SelectionPolicy
+from scorers.selection import SelectionPolicy, period_of
 from streams.kafka_config import consumer_config
 from streams.reading import until_end
 from streams.settings import Settings
@@ -31,6 +31,8 @@ def remember_recent_decisions(
         settings, f"{settings.topic_prefix}-recovery-unused", **{"enable.partition.eof": True}
     ))
     read = 0
+    # the current accounting periods' ledgers count what the remembered decisions cover
+    period = None if settings.budget_period == "none" else settings.budget_period
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
         if high <= low:
@@ -46,7 +48,8 @@ def remember_recent_decisions(
             policy.remember(scored["stream"], scored["hub"], scored["event_id"],
                             scored["score"], scored["level"], scored["selection_kind"],
                             scored["propensity"], scored.get("priority"),
-                            scored.get("area") or "")
+                            scored.get("area") or "", period_of(scored["decided_at"], period)
+                            if period is not None else None)
             read += 1
     finally:
         consumer.close()

@@ -93,4 +93,5 @@ def build_scoring_service(settings: Settings, model: RiskModel | None = None) ->
         payload_seal=build_payload_seal(settings),
         payload_protection=settings.deadletter_payload,
         green_lane=build_green_lane(settings),
+        budget_period=None if settings.budget_period == "none" else settings.budget_period,
     )

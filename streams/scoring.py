@@ -7,6 +7,7 @@ worker, the replay and the tests run the same code without a broker.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from scorers.base import Reason
 from scorers.features import entities_for, recordable
 from scorers.green_lane import GreenLane
 from scorers.model import RiskModel
-from scorers.selection import GREEN_KINDS, Decision, SelectionPolicy
+from scorers.selection import GREEN_KINDS, Decision, Ledger, SelectionPolicy, period_of
 from streams.topology import STREAM_SCHEMAS, STREAMS, Topology
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class ScoringResult:
     capacity: float | None = None
     features: Mapping[str, Any] | None = None
     time_saved_s: float = 0.0  # release time a green-lane release saved (no check)
+    area: str = ""
+    ledger: Ledger | None = None  # the lane's accounting period after this decision
+    overflow: bool = False  # a rule hit inspected beyond the period's budget
 
 
 def _now() -> datetime:
@@ -99,7 +103,15 @@ class ScoringService:
     With a ``green_lane``, events that qualify (:mod:`scorers.green_lane`) go to the policy's
     green lane: released without a check but for its random audits, the lane's reason first
     in the verdict's reasons.
+
+    Each lane's budget is a ceiling per ``budget_period`` of decision time (a UTC day by
+    default; None: the sliding window alone). A swapped-in model may score on a new scale: the
+    service keeps the last ``RESCALE_SAMPLE`` events of each stream, scores them with both
+    models at the swap, and the policy carries its windows over
+    (:meth:`~scorers.selection.SelectionPolicy.rescale`) before the new model decides.
     """
+
+    RESCALE_SAMPLE = 200
 
     def __init__(
         self,
@@ -112,6 +124,7 @@ class ScoringService:
         payload_seal: PayloadSeal | None = None,
         payload_protection: Protection = "sealed",
         green_lane: GreenLane | None = None,
+        budget_period: str | None = "day",
     ) -> None:
         if payload_protection == "sealed" and payload_seal is None:
             raise ValueError("sealed dead-letter payloads need a payload_seal")
@@ -124,6 +137,12 @@ class ScoringService:
         self.payload_seal = payload_seal
         self.payload_protection = payload_protection
         self.green_lane = green_lane
+        self.budget_period = budget_period
+        # recent decoded, pseudonymised events per stream (in memory only), to rescale with
+        self._recent: dict[str, deque[Mapping[str, Any]]] = {
+            stream: deque(maxlen=self.RESCALE_SAMPLE) for stream in STREAMS
+        }
+        self._rescale: tuple[RiskModel, dict[str, list[tuple[float, float]]]] | None = None
 
     def process(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -164,6 +183,14 @@ class ScoringService:
     def swap_model(self, model: RiskModel) -> None:
         """Use ``model`` from the next event on (hot swap; the stream does not pause)."""
         model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
+        old = self.model
+        pairs = {
+            stream: [(old.assess(stream, r).score, model.assess(stream, r).score)
+                     for r in list(recent)]  # list(): one atomic copy, the stream goes on
+            for stream, recent in self._recent.items() if recent
+        }
+        # the scoring thread carries the windows over before the new model's first decision
+        self._rescale = (model, pairs)
         self.model = model
 
     def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
@@ -191,6 +218,11 @@ class ScoringService:
         """
         # One read of the reference: a snapshot swap in between cannot mix two models.
         model = self.model
+        pending = self._rescale
+        if pending is not None and pending[0] is model:
+            self._rescale = None
+            for name, pairs in pending[1].items():
+                self.policy.rescale(name, pairs)
         previous_entities: dict[str, str] = {}
         if previous is not None:
             entities = entities_for(stream, record)
@@ -212,12 +244,16 @@ class ScoringService:
                 stream, features, assessment.entities, assessment.score,
                 model.ensemble(stream).profiles,
             )
+        decided_at = self.clock()
+        period = None
+        if self.budget_period is not None:
+            period = period_of(decided_at, self.budget_period)
         decision: Decision = self.policy.decide(
             stream, hub, event_id, assessment.score, assessment.always_inspect,
-            assessment.recovery_ratio, area, green=green is not None,
+            assessment.recovery_ratio, area, green=green is not None, period=period,
         )
+        self._recent[stream].append(record)
         expected_recovery = _money(assessment.expected_recovery)
-        decided_at = self.clock()
         shown = assessment.reasons
         if green is not None and decision.kind in GREEN_KINDS:
             shown = [green, *shown]
@@ -280,6 +316,9 @@ class ScoringService:
                 self.green_lane.check_seconds
                 if self.green_lane is not None and decision.kind == "green" else 0.0
             ),
+            area=decision.area,
+            ledger=self.policy.ledger_of(stream, hub, decision.area),
+            overflow=decision.overflow,
         )
 
     def reject(

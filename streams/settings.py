@@ -125,6 +125,10 @@ class Settings(BaseSettings):
         0.05, ge=0, le=1, description="share of traffic just below selection sent to document check"
     )
     selection_window: int = Field(2000, ge=10, description="scores in the sliding selection window")
+    budget_period: Literal["hour", "day", "week", "none"] = Field(
+        "day", description="accounting period each lane's budget is a ceiling over (UTC, by "
+        "decision time); none: the sliding window alone holds the rate",
+    )
     green_lane_enabled: bool = Field(
         False, description="green lane: release AEO traders and parties with a long clean "
         "record without any check, within a bound on its miss rate (off: a border opts in); "

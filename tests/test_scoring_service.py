@@ -116,3 +116,41 @@ def test_an_excise_lane_ranks_by_expected_revenue_and_verdicts_carry_it() -> Non
         assert verdict["priority"] == pytest.approx(expected_priority, rel=1e-2)
         assert scored["priority"] == verdict["priority"]
     assert seen["excise"] == seen[""] == 50
+
+
+def test_a_swapped_model_on_a_higher_scale_does_not_flood_inspection() -> None:
+    """A new model scoring every event 0.2 higher: the service rescores its recent events
+    with both models at the swap, the policy carries its window over, and the day's
+    selections stay within the budget (issue 15)."""
+    import copy
+    from dataclasses import replace
+
+    from scorers.model import RiskModel
+
+    class Higher(RiskModel):
+        def assess(self, stream: str, record: Any) -> Any:
+            made = super().assess(stream, record)
+            return replace(made, score=min(1.0, made.score + 0.2))
+
+    service = build_scoring_service(Settings(topic_prefix="unit", random_share=0.0))
+    service.clock = lambda: datetime(2026, 3, 1, 9, tzinfo=UTC)
+    world = HubWorld(seed=5)
+    now = datetime.now(UTC)
+    records = [world.event("courier", "hub_LEJ", now).record for _ in range(1200)]
+    for record in records[:600]:
+        service.score("courier", record)
+    lane = service.policy._lanes[("courier", "hub_LEJ", "")]
+    before = lane.ranked[int(0.95 * len(lane.ranked))]
+    higher = copy.deepcopy(service.model)
+    higher.__class__ = Higher
+    service.swap_model(higher)
+    kinds = [service.score("courier", record).kind for record in records[600:]]
+    assert service._rescale is None  # carried over before the new model's first decision
+    # the window's scores moved to the new scale: its top 5% starts about 0.2 higher
+    assert lane.ranked[int(0.95 * len(lane.ranked))] > before + 0.15
+    picked = sum(kind == "model" for kind in kinds)
+    assert picked <= 0.05 * 600 + 1  # the day's ceiling, one inspection of slack
+    assert picked >= 0.05 * 600 * 0.8  # and not starved: the threshold moved with the scale
+    (ledger,) = [ledgers for key, ledgers in service.policy.ledgers().items()
+                 if key[0] == "courier"]
+    assert ledger[0].period == "2026-03-01" and ledger[0].arrivals == 1200
