@@ -35,7 +35,13 @@ from typing import Any
 
 from bench.baselines import offline_gbdt, random_selection, river_te
 from simulator.worlds import PRESETS, SEEDS, World, generate
-from streams.replay.engine import Progress, ReplayOptions, plan_replay, replay_in_process
+from streams.replay.engine import (
+    LiveRun,
+    Progress,
+    ReplayOptions,
+    plan_replay,
+    replay_in_process,
+)
 from streams.replay.engine import replay_settings as configured_settings
 from streams.replay.mapping import ReplayMapping
 from streams.replay.report import ScoredRow, figures
@@ -87,6 +93,14 @@ def riskstream(
     budget: float = BUDGET,
 ) -> list[ScoredRow]:
     """The world replayed through the production path, as ``riskstream replay`` does it."""
+    return replay_run(world, workdir, update, budget).rows
+
+
+def replay_run(
+    world: World, workdir: Path, update: Mapping[str, Any] | None = None,
+    budget: float = BUDGET,
+) -> LiveRun:
+    """:func:`riskstream`'s whole live run: its rows, and how each lane kept its budget."""
     csv_path, mapping_path = workdir / f"{world.name}-{world.seed}.csv", workdir / "mapping.yaml"
     world.write_csv(csv_path)
     world.write_mapping(mapping_path)
@@ -101,7 +115,7 @@ def riskstream(
         settings = settings.model_copy(update=update)
     plan = plan_replay(csv_path, mapping, options)
     run, _ = replay_in_process(plan, settings, options, Progress(len(plan.live), 0))
-    return run.rows
+    return run
 
 
 def measured(rows: Sequence[ScoredRow], world: World) -> dict[str, Any]:
@@ -137,11 +151,22 @@ def variant(name: str) -> str:
     return f"riskstream[{name}]"
 
 
-def _system(name: str) -> Callable[[World, Path], list[ScoredRow]]:
+def _update_of(name: str) -> Mapping[str, Any] | None:
+    """The settings a riskstream system replays with (None: not a riskstream system)."""
     if name.startswith("riskstream["):
-        update = ABLATIONS[name[len("riskstream["):-1]]
-        return lambda world, workdir: riskstream(world, workdir, update)
-    return systems()[name]
+        return ABLATIONS[name[len("riskstream["):-1]]
+    return {"riskstream": {}, "riskstream_revenue": REVENUE_RANKING}.get(name)
+
+
+def budget_kept(lanes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One replay's budget use over its lanes (:func:`streams.replay.report.budget_use`)."""
+    return {
+        "periods": sum(lane["periods"] for lane in lanes.values()),
+        "within": sum(lane["within"] for lane in lanes.values()),
+        "selected": sum(lane["selected"] for lane in lanes.values()),
+        "allowed": round(sum(lane["allowed"] for lane in lanes.values()), 1),
+        "rule_overflow": sum(lane["rule_overflow"] for lane in lanes.values()),
+    }
 
 
 def _run_system(task: tuple[str, int, float, str]) -> tuple[dict[str, Any], float]:
@@ -149,9 +174,14 @@ def _run_system(task: tuple[str, int, float, str]) -> tuple[dict[str, Any], floa
     preset, seed, scale, name = task
     world = generate(preset, seed, scale)
     started = time.monotonic()
+    update = _update_of(name)
     with tempfile.TemporaryDirectory(prefix="riskstream-targeting-") as folder:
-        rows = _system(name)(world, Path(folder))
-    return measured(rows, world), round(time.monotonic() - started, 2)
+        if update is None:
+            return (measured(systems()[name](world, Path(folder)), world),
+                    round(time.monotonic() - started, 2))
+        run = replay_run(world, Path(folder), update)
+    figures_of = {**measured(run.rows, world), "budget": budget_kept(run.budget)}
+    return figures_of, round(time.monotonic() - started, 2)
 
 
 def run_worlds(

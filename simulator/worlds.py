@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-__all__ = ["PRESETS", "SEEDS", "World", "WorldSpec", "generate"]
+__all__ = ["PRESETS", "SEEDS", "World", "WorldSpec", "daily_bursts", "generate"]
 
 SEEDS = (1, 2, 3)
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -107,6 +107,30 @@ class World:
 
     def write_mapping(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.mapping, sort_keys=False), encoding="utf-8")
+
+
+def daily_bursts(world: World, hub: str = "OF00", at_hour: int = 6) -> World:
+    """``world`` as a single lane that receives each day's declarations in one burst.
+
+    Real declaration data often arrives as a daily file: every row goes to ``hub``, and a
+    day's rows are registered one second apart from ``at_hour`` (UTC), in their order. The
+    replay then swaps its model at every day boundary, just before each burst.
+
+    >>> world = daily_bursts(generate("national_imports", 1, scale=0.01))
+    >>> {row["office"] for row in world.rows}, world.rows[1]["registered_at"]  # 1 row a day
+    ({'OF00'}, '2024-01-02T06:00:00Z')
+    """
+    rows, day, second = [], "", 0
+    for row in world.rows:
+        today = row["registered_at"][:10]
+        second = second + 1 if today == day else 0
+        day = today
+        moved = datetime.fromisoformat(today).replace(hour=at_hour, tzinfo=UTC)
+        moved += timedelta(seconds=second)
+        rows.append({**row, "office": hub,
+                     "registered_at": moved.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return World(world.name + "_bursts", world.seed, world.columns, rows, world.mapping,
+                 world.learn_until, world.measure_from, world.base_rate, world.truth)
 
 
 def _rng(preset: str, seed: int) -> np.random.Generator:

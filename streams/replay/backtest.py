@@ -76,6 +76,7 @@ def build_report(
         },
         **figures(run.rows, SHARES, revenue),
         "months": monthly(run.rows, SHARES, revenue),
+        "budget": {"period": settings.budget_period, "lanes": run.budget},
         "learning": {
             "outcomes": run.outcomes,
             "model_swaps": run.model_swaps,

@@ -50,7 +50,7 @@ from scorers.history import WarmStartReport, warm_start
 from scorers.model import RiskModel
 from streams.learner import new_learner, snapshot_extra
 from streams.replay.mapping import MappedRow, ReadResult, ReplayMapping, read_rows
-from streams.replay.report import ScoredRow
+from streams.replay.report import ScoredRow, budget_use
 from streams.runtime import build_model, build_scoring_service, write_model_file
 from streams.settings import Settings
 
@@ -248,6 +248,7 @@ class LiveRun:
     model_swaps: int = 0
     final_model_version: str = ""
     learner_events: Counter[str] = field(default_factory=Counter)
+    budget: dict[str, Any] = field(default_factory=dict)  # per lane: report.budget_use
 
     def learnt(self, events: list[LearnerEvent]) -> None:
         for event in events:
@@ -333,4 +334,5 @@ def replay_in_process(
             progress.tick(row, selected)
     release(None)  # what is still due teaches the learner, but scores nothing more
     run.final_model_version = service.model.version
+    run.budget = budget_use(service.policy.ledgers(closed=True))
     return run, history

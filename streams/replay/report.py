@@ -17,7 +17,8 @@ key the selection ranked by):
 * ``random_hit_rate``: illicit share among random picks, an unbiased estimate of the base
   rate that a deployment can measure without knowing the truth.
 
-The same figures are given per calendar month (UTC) under ``months``.
+The same figures are given per calendar month (UTC) under ``months``, and ``budget`` says
+how each lane kept its budget per accounting period (:func:`budget_use`).
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from scorers.selection import NOT_SELECTED
+from scorers.selection import NOT_SELECTED, Ledger
 
 __all__ = [
     "DUMP_COLUMNS",
     "SHARES",
     "ScoredRow",
+    "budget_use",
     "figures",
     "read_dump",
     "roc_auc",
@@ -190,6 +192,54 @@ def figures(
         result["revenue_at"] = {share_key(s): _ratio(recovered[s], total_revenue) for s in shares}
     result["roc_auc"] = roc_auc([row.score for row in rows], [row.label for row in rows])
     return result
+
+
+BUDGET_TOLERANCE = 0.05
+"""A period keeps its budget when its selections are within 5% of it (or one inspection)."""
+
+
+def budget_use(ledgers: Mapping[tuple[str, str, str], Sequence[Ledger]]) -> dict[str, Any]:
+    """How each lane kept its budget per accounting period.
+
+    A period's selections (model, random, rule and green audits together, less the rule hits
+    beyond the budget: ``rule_overflow``, reported apart) are within the budget's tolerance
+    when they differ from its allowance, ``rate * arrivals`` and what the previous period
+    carried over (at most one inspection either way), by at most 5% of the budget or by one
+    inspection (a lane's day may allow a fraction of one). ``worst`` is the largest relative
+    difference over periods with a budget of 20 inspections or more (5% is one inspection).
+
+    >>> day = [Ledger("2026-03-01", 0.05, 1000, 51), Ledger("2026-03-02", 0.05, 400, 23, 2),
+    ...        Ledger("2026-03-03", 0.05, 7, 1)]
+    >>> use = budget_use({("postal", "FRA", ""): day})["postal.FRA"]
+    >>> use["periods"], use["within"], use["rule_overflow"], use["worst"]
+    (3, 3, 2, 0.05)
+    """
+    lanes: dict[str, Any] = {}
+    for (stream, hub, area), periods in sorted(ledgers.items()):
+        periods = [p for p in periods if p.arrivals]
+        if not periods:
+            continue
+        within, worst, deviations = 0, 0.0, []
+        for p in periods:
+            counted = p.selected - p.overflow
+            off = counted - (p.budget + p.carry)
+            within += abs(off) <= max(BUDGET_TOLERANCE * p.budget, 1.0)
+            if p.budget >= 20:
+                deviations.append(off / p.budget)
+                worst = max(worst, abs(off) / p.budget)
+        name = ".".join(part for part in (stream, hub, area) if part)
+        lanes[name] = {
+            "periods": len(periods),
+            "within": within,
+            "arrivals": sum(p.arrivals for p in periods),
+            "selected": sum(p.selected for p in periods),
+            "allowed": round(sum(p.budget for p in periods), 2),
+            "rule_overflow": sum(p.overflow for p in periods),
+            "worst": round(worst, 4),
+            "deviation_range": [round(min(deviations), 4), round(max(deviations), 4)]
+            if deviations else None,
+        }
+    return lanes
 
 
 def monthly(
