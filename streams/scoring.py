@@ -146,6 +146,7 @@ class ScoringService:
     def swap_model(self, model: RiskModel) -> None:
         """Use ``model`` from the next event on (hot swap; the stream does not pause)."""
         model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
+        model.set_circumvention(self.model.circumvention)  # ...and so does this book
         self.model = model
 
     def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
