@@ -10,8 +10,8 @@ goods ensembles (``circumvention.route``, ``circumvention.surge``,
   dispatched via HKG, a re-labelling hub"). Stateless.
 * :class:`OriginSurgeCheck`: an origin appears suddenly in an HS heading once a duty rose
   on another origin, the pattern of anti-dumping circumvention ("origin MY is new for HS
-  7208: 34% of its traffic in the last 30 days against 1% in the last 365, since duties
-  rose on CN (2025-02-01)"). Learns (heading, origin) counts from every event.
+  7208: 34% of its recent traffic against 1% before duties rose on CN (2025-02-01)").
+  Learns (heading, origin) counts from every event.
 * :class:`SeizureSwitchCheck`: a trader switches origin or HS heading right after a finding
   on its usual ones ("consignee switched origin CN -> VN 3 days after a finding"). Learns
   habits from every event and findings from outcomes; per-subject state under the privacy

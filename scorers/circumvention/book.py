@@ -131,7 +131,7 @@ class CircumventionBook:
     def from_text(cls, text: str, source: str = "<string>") -> CircumventionBook:
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2025-13-01
             raise CircumventionFileError(source, [f"not valid YAML: {exc}"]) from None
         return cls.from_dict(data or {}, source)
 

@@ -12,6 +12,14 @@ event, and memory is bounded (``max_pairs`` pairs, ``max_headings`` headings; th
 recently seen go first). Counting every heading, not only those under a measure, means a
 measure added to the book later finds its baseline already there.
 
+Once a heading's measure applies, its counts split at the measure's start: the baseline
+stops taking events and stays the traffic of the year **before** the duty (so a lasting
+surge never becomes its own baseline), and the recent count starts afresh with the
+traffic **since** (so the comparison is sharp from the first weeks, not diluted by the
+month before). A heading first seen after its measure began (a measure in force for
+years), or under a measure the learner's book did not know while it counted, keeps a
+running baseline and a plain recent window instead.
+
 For a heading under a measure of the book (from its ``since`` day on), an event of another
 origin ``o`` fires when:
 
@@ -74,16 +82,17 @@ class OriginSurgeCheck:
     >>> from datetime import date, timedelta
     >>> surge = OriginSurgeCheck(book.measures)
     >>> start = date(2024, 3, 1)
-    >>> for n in range(365):  # a year of HS 7208 from CN and JP; MY from 2025-02-04 on
-    ...     for i in range(4):
-    ...         origin = "JP" if i == 3 else ("MY" if n >= 340 and i > 0 else "CN")
+    >>> for n in range(365):  # a year of HS 7208 from CN, JP, now and then MY...
+    ...     for i in range(4):  # ...and mostly MY in place of CN from 2025-02-04 on
+    ...         masked = (n >= 340 and i > 0) or (i == 0 and n % 10 == 0)
+    ...         origin = "JP" if i == 3 else "MY" if masked else "CN"
     ...         surge.learn_one({"hs_heading": "7208", "origin_country": origin,
     ...                          "event_date": (start + timedelta(n)).isoformat()})
     >>> x = {"hs_heading": "7208", "origin_country": "MY", "event_date": "2025-03-01"}
     >>> round(surge.score_one(x), 2)
-    0.81
+    0.95
     >>> [r.text for r in surge.explain_one(x)]
-    ['origin MY is new for HS 7208: 28% of its traffic in the last 30 days against 5.2% in the last 365, since duties rose on CN (2025-02-01)']
+    ['origin MY is new for HS 7208: 49% of its recent traffic against 2.5% before duties rose on CN (2025-02-01)']
     >>> surge.score_one({**x, "origin_country": "JP"}), surge.score_one({**x, "origin_country": "CN"})
     (0.0, 0.0)
     """  # noqa: E501
@@ -111,8 +120,8 @@ class OriginSurgeCheck:
         self.min_hit_share = min_hit_share
         self.max_pairs = max_pairs
         self.max_headings = max_headings
-        # key -> [recent count, baseline count, day of the last update]; dict order is
-        # recency. Headings are keyed "7208", pairs "7208|CN".
+        # key -> [recent count, baseline count, day of the recent's and of the baseline's
+        # last update]; dict order is recency. Headings are keyed "7208", pairs "7208|CN".
         self.headings: dict[str, list[float]] = {}
         self.pairs: dict[str, list[float]] = {}
         self.day = 0  # the latest event day seen
@@ -144,34 +153,62 @@ class OriginSurgeCheck:
             day = self.day
         elif day > self.day:
             self.day = day
-        self._add(self.headings, heading, day, self.max_headings)
-        self._add(self.pairs, f"{heading}|{origin}", day, self.max_pairs)
+        split = self._split_at(heading, day)
+        self._add(self.headings, heading, day, self.max_headings, split)
+        self._add(self.pairs, f"{heading}|{origin}", day, self.max_pairs, split)
 
-    def _add(self, table: dict[str, list[float]], key: str, day: int, bound: int) -> None:
+    def _split_at(self, heading: str, day: int) -> int | None:
+        """The day the heading's counts split at (before / since its first measure), if a
+        measure applies on ``day`` and the heading was counted before it began."""
+        measures = self._by_heading.get(heading)
+        if not measures:
+            return None
+        started = [m.since_day for m in measures if m.since_day <= day]
+        if not started:
+            return None
+        since = min(started)
+        count = self.headings.get(heading)
+        return since if count is not None and count[3] < since else None
+
+    def _add(
+        self, table: dict[str, list[float]], key: str, day: int, bound: int, split: int | None
+    ) -> None:
         count = table.pop(key, None)
         if count is None:
             if len(table) >= bound:
                 del table[next(iter(table))]
-            count = [0.0, 0.0, float(day)]
+            count = [0.0, 0.0, float(day), float(day)]
             key = sys.intern(key)
+        if split is not None and count[2] < split:
+            count[0], count[2] = 0.0, float(day)  # the recent count starts at the measure
         elif day > count[2]:
-            gap = day - count[2]
-            count[0] *= math.exp(-gap / self.recent_days)
-            count[1] *= math.exp(-gap / self.baseline_days)
+            count[0] *= math.exp(-(day - count[2]) / self.recent_days)
             count[2] = float(day)
         count[0] += 1.0
-        count[1] += 1.0
+        if split is None:  # after the split the baseline takes no more events
+            if day > count[3]:
+                count[1] *= math.exp(-(day - count[3]) / self.baseline_days)
+                count[3] = float(day)
+            count[1] += 1.0
         table[key] = count  # re-inserted: the most recent
 
-    def _counts(self, table: dict[str, list[float]], key: str, day: int) -> tuple[float, float]:
+    def _counts(
+        self, table: dict[str, list[float]], key: str, day: int, split: int | None
+    ) -> tuple[float, float]:
+        """Recent count on ``day`` (since the split, if any); baseline count on ``day``, or
+        on the split day for a split heading."""
         count = table.get(key)
         if count is None:
             return 0.0, 0.0
-        gap = max(0.0, day - count[2])
-        if not gap:
-            return count[0], count[1]
-        return (count[0] * math.exp(-gap / self.recent_days),
-                count[1] * math.exp(-gap / self.baseline_days))
+        recent, baseline = count[0], count[1]
+        if split is not None and count[2] < split:
+            recent = 0.0  # nothing since the measure
+        elif day > count[2]:
+            recent *= math.exp(-(day - count[2]) / self.recent_days)
+        until = day if split is None else split
+        if until > count[3]:
+            baseline *= math.exp(-(until - count[3]) / self.baseline_days)
+        return recent, baseline
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -191,27 +228,27 @@ class OriginSurgeCheck:
         if not active or any(m.origin == origin for m in active):
             return None  # no measure yet, or the event's origin pays the duty itself
         assert isinstance(heading, str)
-        recent_total, baseline_total = self._counts(self.headings, heading, day)
+        split = self._split_at(heading, day)
+        recent_total, baseline_total = self._counts(self.headings, heading, day, split)
         if recent_total < self.min_recent or baseline_total <= 0.0:
             return None
-        recent, baseline = self._counts(self.pairs, f"{heading}|{origin}", day)
+        recent, baseline = self._counts(self.pairs, f"{heading}|{origin}", day, split)
         share, usual = recent / recent_total, baseline / baseline_total
         if share < self.min_share or share < self.surge_ratio * usual:
             return None
         best: tuple[float, str] | None = None
         for measure in active:
             hit_recent, hit_baseline = self._counts(
-                self.pairs, f"{heading}|{measure.origin}", day)
+                self.pairs, f"{heading}|{measure.origin}", day, split)
             hit_share, hit_usual = hit_recent / recent_total, hit_baseline / baseline_total
             if hit_usual < self.min_hit_share or hit_share > self.fall_ratio * hit_usual:
                 continue
             score = 1.0 - usual / share
             if best is None or score > best[0]:
                 best = score, (
-                    f"origin {origin} is new for HS {heading}: {_percent(share)} of its "
-                    f"traffic in the last {self.recent_days:g} days against "
-                    f"{_percent(usual)} in the last {self.baseline_days:g}, since duties rose "
-                    f"on {measure.origin} ({measure.since})"
+                    f"origin {origin} is new for HS {heading}: {_percent(share)} of its recent "
+                    f"traffic against {_percent(usual)} before duties rose on "
+                    f"{measure.origin} ({measure.since})"
                 )
         return best
 

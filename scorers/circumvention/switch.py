@@ -8,15 +8,23 @@ trader's own habit.
 
 Per trader (pseudonymised shipper, consignee, importer or sender token), two small records:
 
-* its **habit**, learnt from every observed consignment: the origin and the HS heading it
-  declares most, each by a majority vote of its recent consignments (Boyer-Moore: a
-  candidate and a lead of at most ``max_votes``, so a habit can change);
+* its **habit**, learnt from every observed consignment: for origin and HS heading each, a
+  candidate value and how many of the trader's recent consignments declared it, out of how
+  many (both counts exponentially weighted over about ``memory`` consignments, so a habit
+  can change; a candidate declared in less than half of them gives way to the next value
+  declared). A habit is a candidate declared in at least ``habit_share`` of at least
+  ``min_habit`` recent consignments, and far more often than traffic at large declares it
+  (a binomial tail below ``habit_p`` against the value's share of all consignments): a
+  trader whose origins merely lean one way, or lean the way everybody's do, has none;
 * its last **finding** on its habitual origin or heading, learnt from inspection outcomes:
-  origin, heading and day of the consignment, and which of the two was habitual.
+  the day, and the origin and heading it is judged against: the habitual ones (the
+  consignment's own where the trader has no habit), and which of the two was habitual.
 
 A later consignment of that trader within ``within_days`` of the finding fires when it
 keeps the heading and changes a habitual origin, or keeps the origin and changes a
-habitual heading. Changing both is a different line of goods, not a re-declaration.
+habitual heading. Changing both is a different line of goods, not a re-declaration. A
+finding on a consignment that was itself a switch keeps the trader's habit as the
+reference, so a trader caught again while switching is still judged against its habit.
 
 This is per-subject state, like the entity profiles: it is bounded (``max_entities`` most
 recently seen traders per kind), kept only while the check is switched on
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Collection, Mapping
+from math import comb
 from typing import Any
 
 from schemas.pseudonymise import TOKEN_PREFIX
@@ -38,8 +47,9 @@ from scorers.profiles import COMPOUND_SEPARATOR
 
 CODE = "circumvention.switch"
 KINDS = ("shipper", "consignee", "importer", "sender")
-# habit record: [origin, its lead, heading, its lead, day last seen]
-_ORIGIN, _ORIGIN_LEAD, _HEADING, _HEADING_LEAD, _SEEN = range(5)
+# habit record: [origin, consignments declaring it, consignments since it was set, heading,
+# the same two counts, day last seen]
+_ORIGIN, _HEADING, _SEEN = 0, 3, 6
 # finding record: [origin, heading, day, origin was habitual, heading was habitual]
 _DAY, _ORIGIN_HABIT, _HEADING_HABIT = 2, 3, 4
 
@@ -59,9 +69,14 @@ class SeizureSwitchCheck:
     kinds
         Entity kinds judged: traders, not the brokers who declare for many of them.
     min_habit
-        Lead a trader's usual origin (or heading) needs in its vote to count as a habit.
-    max_votes
-        Cap of that lead, so a changed habit shows after as many consignments.
+        Consignments a trader must have declared before it has a habit at all.
+    habit_share
+        Share of its recent consignments a usual origin (or heading) must have.
+    memory
+        Consignments a trader's counts remember (their exponential weighting's span).
+    habit_p
+        How unlikely the trader's share must be for a trader declaring like traffic at
+        large (binomial tail), for the candidate to count as a habit.
     max_entities
         Traders kept per kind (habits and findings each); the least recently seen go first.
     score
@@ -70,6 +85,9 @@ class SeizureSwitchCheck:
     Examples
     --------
     >>> check = SeizureSwitchCheck(within_days=30)
+    >>> for n in range(40):  # traffic at large: other consignees, other origins
+    ...     check.learn_one({"consignee": f"px_a{n}", "origin_country": ("DE", "US", "JP")[n % 3],
+    ...                      "hs_heading": "7208", "event_date": "2025-03-01"})
     >>> usual = {"consignee": "px_7", "origin_country": "CN", "hs_heading": "7208"}
     >>> for day in range(1, 6):
     ...     check.learn_one({**usual, "event_date": f"2025-03-0{day}"})
@@ -89,19 +107,26 @@ class SeizureSwitchCheck:
         self,
         within_days: int = 30,
         kinds: tuple[str, ...] = KINDS,
-        min_habit: int = 3,
-        max_votes: int = 10,
+        min_habit: int = 5,
+        habit_share: float = 0.7,
+        memory: int = 20,
+        habit_p: float = 0.001,
         max_entities: int = 50_000,
         score: float = 0.9,
     ) -> None:
         self.within_days = within_days
         self.kinds = kinds
         self.min_habit = min_habit
-        self.max_votes = max_votes
+        self.habit_share = habit_share
+        self.memory = memory
+        self.habit_p = habit_p
         self.max_entities = max_entities
         self.score = score
         self.habits: dict[str, dict[str, list[Any]]] = {}
         self.findings: dict[str, dict[str, list[Any]]] = {}
+        # consignments per origin and per heading across all traders, and in all
+        self.traffic: dict[str, dict[str, float]] = {"origin": {}, "heading": {}}
+        self.consignments = 0.0
         self.day = 0  # the latest event day seen
 
     def _day(self, x: Features, day: int | None = None) -> int:
@@ -124,6 +149,7 @@ class SeizureSwitchCheck:
         if origin is None and heading is None:
             return
         day = self._day(x)
+        self._count_traffic(origin, heading)
         for kind in self.kinds:
             token = keys.get(kind)
             if not isinstance(token, str) or not token:
@@ -133,9 +159,9 @@ class SeizureSwitchCheck:
             if habit is None:
                 if len(table) >= self.max_entities:
                     del table[next(iter(table))]
-                habit = [None, 0, None, 0, day]
-            _vote(habit, _ORIGIN, origin, self.max_votes)
-            _vote(habit, _HEADING, heading, self.max_votes)
+                habit = [None, 0.0, 0.0, None, 0.0, 0.0, day]
+            _count(habit, _ORIGIN, origin, self.memory)
+            _count(habit, _HEADING, heading, self.memory)
             habit[_SEEN] = max(habit[_SEEN], day)
             table[token] = habit  # re-inserted: the most recent
 
@@ -157,17 +183,47 @@ class SeizureSwitchCheck:
             habit = self.habits.get(kind, {}).get(token) if isinstance(token, str) else None
             if habit is None:
                 continue
-            origin_habit = habit[_ORIGIN] == origin and habit[_ORIGIN_LEAD] >= self.min_habit
-            heading_habit = (
-                habit[_HEADING] == heading and habit[_HEADING_LEAD] >= self.min_habit
-            )
-            if not (origin_habit or heading_habit):
-                continue  # an odd consignment: a later "switch" would be its usual one
             assert isinstance(token, str)
             table = self.findings.setdefault(kind, {})
+            before = table.get(token)
+            # caught again while under watch: the habit it was judged against stays
+            watched = before is not None and 0 <= when - before[_DAY] <= self.within_days
+            origin_habit = self._usual(habit, _ORIGIN, "origin")
+            heading_habit = self._usual(habit, _HEADING, "heading")
+            if not (watched or (origin_habit and habit[_ORIGIN] == origin)
+                    or (heading_habit and habit[_HEADING] == heading)):
+                continue  # not its usual goods: a later "switch" would be its usual one
+            record = [origin, heading, when, origin_habit, heading_habit]
+            for at, flag, value in ((0, _ORIGIN_HABIT, _ORIGIN), (1, _HEADING_HABIT, _HEADING)):
+                if record[flag]:
+                    record[at] = habit[value]
+                elif watched and before is not None and before[flag]:
+                    record[at], record[flag] = before[at], True
             if table.pop(token, None) is None and len(table) >= self.max_entities:
                 del table[next(iter(table))]
-            table[token] = [origin, heading, when, origin_habit, heading_habit]
+            table[token] = record
+
+    def _count_traffic(self, origin: str | None, heading: str | None) -> None:
+        self.consignments += 1.0
+        for what, value in (("origin", origin), ("heading", heading)):
+            if value is not None:
+                table = self.traffic[what]
+                if value in table or len(table) < _MAX_VALUES:
+                    table[value] = table.get(value, 0.0) + 1.0
+        if self.consignments > _MAX_COUNT:  # bounded numbers: halve, shares stay
+            self.consignments /= 2.0
+            for table in self.traffic.values():
+                for value in table:
+                    table[value] /= 2.0
+
+    def _usual(self, habit: list[Any], at: int, what: str) -> bool:
+        """Whether the candidate at ``at`` is a habit: declared in most of the trader's
+        recent consignments, and far more often than traffic at large declares it."""
+        matching, seen = habit[at + 1], habit[at + 2]
+        if seen < self.min_habit or matching < self.habit_share * seen:
+            return False
+        share = self.traffic[what].get(habit[at], 0.0) / max(self.consignments, 1.0)
+        return _tail(round(matching), round(seen), share) <= self.habit_p
 
     def learn_one(
         self, x: Features, y: Any = None, w: float = 1.0, day: int | None = None
@@ -262,13 +318,33 @@ class SeizureSwitchCheck:
         return moved
 
 
-def _vote(habit: list[Any], at: int, value: str | None, cap: int) -> None:
-    """One Boyer-Moore majority vote: the candidate at ``at``, its lead at ``at + 1``."""
+_MAX_VALUES = 20_000  # origins and headings counted (there are about 250 and 1,250)
+_MAX_COUNT = 1e9
+
+
+def _tail(matching: int, seen: int, share: float) -> float:
+    """P(at least ``matching`` of ``seen`` consignments declare a value of ``share``).
+
+    >>> round(_tail(5, 5, 0.32), 4), round(_tail(4, 5, 0.05), 6)
+    (0.0034, 3e-05)
+    """
+    share = min(max(share, 0.0), 1.0)
+    return sum(comb(seen, k) * share**k * (1.0 - share) ** (seen - k)
+               for k in range(matching, seen + 1))
+
+
+def _count(habit: list[Any], at: int, value: str | None, memory: int) -> None:
+    """Count one consignment: the candidate at ``at``, the recent consignments declaring it
+    at ``at + 1``, all recent consignments at ``at + 2`` (weighted over ``memory``). A
+    candidate declared in less than half of them gives way to ``value``."""
     if value is None:
         return
+    keep = 1.0 - 1.0 / memory
+    seen = habit[at + 2] * keep + 1.0
     if habit[at] == value:
-        habit[at + 1] = min(habit[at + 1] + 1, cap)
-    elif habit[at + 1] > 1:
-        habit[at + 1] -= 1
+        matching = habit[at + 1] * keep + 1.0
     else:
-        habit[at], habit[at + 1] = sys.intern(value), 1
+        matching = habit[at + 1] * keep
+        if 2.0 * matching < seen:
+            habit[at], matching = sys.intern(value), 1.0
+    habit[at + 1], habit[at + 2] = matching, seen
