@@ -111,7 +111,7 @@ class SeizureSwitchCheck:
         habit_share: float = 0.7,
         memory: int = 20,
         habit_p: float = 0.001,
-        max_entities: int = 50_000,
+        max_entities: int = 20_000,
         score: float = 0.9,
     ) -> None:
         self.within_days = within_days
@@ -220,7 +220,7 @@ class SeizureSwitchCheck:
         """Whether the candidate at ``at`` is a habit: declared in most of the trader's
         recent consignments, and far more often than traffic at large declares it."""
         matching, seen = habit[at + 1], habit[at + 2]
-        if seen < self.min_habit or matching < self.habit_share * seen:
+        if seen < _weighted(self.min_habit, self.memory) or matching < self.habit_share * seen:
             return False
         share = self.traffic[what].get(habit[at], 0.0) / max(self.consignments, 1.0)
         return _tail(round(matching), round(seen), share) <= self.habit_p
@@ -320,6 +320,17 @@ class SeizureSwitchCheck:
 
 _MAX_VALUES = 20_000  # origins and headings counted (there are about 250 and 1,250)
 _MAX_COUNT = 1e9
+
+
+def _weighted(consignments: int, memory: int) -> float:
+    """What ``consignments`` in a row count for in a trader's weighted counts (:func:`_count`),
+    less a rounding margin: fewer than ``min_habit`` consignments, never ``min_habit`` itself.
+
+    >>> round(_weighted(5, 20), 3)  # 1 + 0.95 + 0.95**2 + 0.95**3 + 0.95**4
+    4.524
+    """
+    keep = 1.0 - 1.0 / memory
+    return (1.0 - keep**consignments) / (1.0 - keep) - 1e-9
 
 
 def _tail(matching: int, seen: int, share: float) -> float:
