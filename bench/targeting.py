@@ -116,9 +116,14 @@ def measured(rows: Sequence[ScoredRow], world: World) -> dict[str, Any]:
     }
 
 
+#: riskstream ranking every lane by expected revenue (probability x expected recovery)
+REVENUE_RANKING = {"ranking": {"*": "revenue"}}
+
+
 def systems(with_gbdt: bool = True) -> dict[str, Callable[[World, Path], list[ScoredRow]]]:
     chosen: dict[str, Callable[[World, Path], list[ScoredRow]]] = {
         "riskstream": riskstream,
+        "riskstream_revenue": lambda world, workdir: riskstream(world, workdir, REVENUE_RANKING),
         "baseline_river_te": lambda world, _: river_te(world, BUDGET),
         "random": lambda world, _: random_selection(world),
     }
@@ -203,7 +208,26 @@ def checks(worlds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "min_ratio_to_gbdt": MIN_RATIO_TO_GBDT,
         "per_world": rows,
         "all_met": all(r["met_baseline"] and r.get("met_gbdt", True) for r in rows),
+        "revenue_ranking": revenue_checks(worlds),
     }
+
+
+def revenue_checks(worlds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Revenue@5% and Precision@5% of ranking by expected revenue against ranking by
+    probability, per world and seed."""
+    rows = []
+    for entry in worlds:
+        if "riskstream_revenue" not in entry["systems"]:
+            continue
+        by_p, by_rev = entry["systems"]["riskstream"], entry["systems"]["riskstream_revenue"]
+        rows.append({
+            "world": entry["name"], "seed": entry["seed"],
+            "revenue5_probability": by_p["revenue_at"]["0.05"],
+            "revenue5_revenue": by_rev["revenue_at"]["0.05"],
+            "p5_probability": by_p["precision_at"]["0.05"],
+            "p5_revenue": by_rev["precision_at"]["0.05"],
+        })
+    return rows
 
 
 def run_benchmark(
@@ -293,6 +317,7 @@ def summary(worlds: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str
                 "p1": mean(lambda f: f["precision_at"]["0.01"]),
                 "p5": mean(lambda f: f["precision_at"]["0.05"]),
                 "p10": mean(lambda f: f["precision_at"]["0.1"]),
+                "r5": mean(lambda f: f["revenue_at"]["0.05"]),
                 "roc_auc": mean(lambda f: f["roc_auc"]),
             }
     return out
@@ -301,7 +326,8 @@ def summary(worlds: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str
 def readme_table(report: Mapping[str, Any]) -> str:
     """The README's targeting tables: mean over seeds per world, then the issue's margins on
     every world and seed, from the report."""
-    return summary_table(report) + "\n\n" + margins_table(report)
+    return (summary_table(report) + "\n\n" + margins_table(report) + "\n\n"
+            + revenue_table(report))
 
 
 def margins_table(report: Mapping[str, Any]) -> str:
@@ -321,15 +347,29 @@ def margins_table(report: Mapping[str, Any]) -> str:
 
 
 def summary_table(report: Mapping[str, Any]) -> str:
-    """Mean P@n% and ROC AUC per world and system, over the seeds."""
+    """Mean P@n%, Revenue@5% and ROC AUC per world and system, over the seeds."""
     lines = [
-        "| world | system | P@1% | P@5% | P@10% | ROC AUC |",
-        "|---|---|---|---|---|---|",
+        "| world | system | P@1% | P@5% | P@10% | Revenue@5% | ROC AUC |",
+        "|---|---|---|---|---|---|---|",
     ]
     for world, by_system in report["summary"].items():
         for system, f in by_system.items():
             lines.append(f"| {world} | {system} | {f['p1']:.3f} | {f['p5']:.3f} | "
-                         f"{f['p10']:.3f} | {f['roc_auc']:.3f} |")
+                         f"{f['p10']:.3f} | {f['r5']:.3f} | {f['roc_auc']:.3f} |")
+    return "\n".join(lines)
+
+
+def revenue_table(report: Mapping[str, Any]) -> str:
+    """Ranking by expected revenue against ranking by probability, per world and seed."""
+    lines = [
+        "| world | seed | Revenue@5% by probability | by expected revenue | "
+        "P@5% by probability | by expected revenue |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report["checks"]["revenue_ranking"]:
+        lines.append(f"| {row['world']} | {row['seed']} | {row['revenue5_probability']:.3f} | "
+                     f"{row['revenue5_revenue']:.3f} | {row['p5_probability']:.3f} | "
+                     f"{row['p5_revenue']:.3f} |")
     return "\n".join(lines)
 
 

@@ -206,6 +206,7 @@ class ChampionChallenger:
         finding: bool,
         weight: float = 1.0,
         day: int | None = None,
+        recovered: float | None = None,
     ) -> None:
         """The challenger learns the outcome, as the champion did."""
         self.challenger.learn_outcome(
@@ -216,6 +217,7 @@ class ChampionChallenger:
             bool(finding),
             weight,
             day,
+            recovered,
         )
 
     def standing(self, stream: str) -> dict[str, float]:

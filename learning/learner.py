@@ -19,7 +19,11 @@ offsets and publishes what it returns; nothing here touches Kafka or a clock:
   watermark, the latest ``decided_at`` seen);
 * ``on_erasure(request)`` erases a subject's derived state; scored records carrying
   ``previous_entities`` (a key rotation) move profiles to the new tokens. See
-  :mod:`learning.privacy`.
+  :mod:`learning.privacy`;
+* with a green lane (:meth:`Learner.set_green_lane`), every joined outcome of a green-lane
+  audit updates the stream's miss-rate estimate and score cap
+  (:class:`~learning.green_lane.GreenLaneControl`); :meth:`Learner.green_lane_caps` is what
+  the scorers are told to use.
 
 Offsets make it idempotent: the learner records the next offset it expects on each topic and
 skips any record below it, so a redelivery after a restart is never learnt twice. Its whole
@@ -40,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learning.challenger import ChampionChallenger, Promotion, PromotionRule
+from learning.green_lane import GreenLaneConfig, GreenLaneControl
 from learning.idset import RecentIds
 from learning.join import OutcomeJoiner
 from learning.labels import LabelMap
@@ -51,6 +56,7 @@ from learning.weights import LEARNING_CLIP, ipw
 from scorers.features import STREAMS
 from scorers.model import RiskModel
 from scorers.profiles import day_number
+from scorers.selection import NOT_SELECTED
 
 __all__ = ["COUNTERS", "Learner", "LearnerConfig", "LearnerEvent", "LearnerState"]
 
@@ -111,7 +117,7 @@ class LearnerConfig:
     snapshot_every_seconds: float = 60.0
     monitor_window: int = 1_000
     auc_window: int = 1_000
-    drift_delta: float = 0.002
+    drift_confidence: float = 1e-4
     drift_reaction: DriftReaction = field(default_factory=DriftReaction)
     promotion: PromotionRule = field(default_factory=PromotionRule)
     challenger_window: int = 1_000
@@ -142,6 +148,7 @@ class LearnerState:
     since_expiry: int
     marks: dict[str, int]
     privacy: PrivacyLedger | None = None  # None in states saved before it existed
+    green_lanes: dict[str, GreenLaneControl] | None = None  # ...and so with the green lane
 
 
 class _Rejected(ValueError):
@@ -196,6 +203,8 @@ class Learner:
     challenger
         A second model learning in the shadow, promoted per stream when it does better on
         random picks; ``None`` for none.
+    green_lane
+        Run a green lane on every stream with this configuration; ``None`` for none.
 
     Examples
     --------
@@ -229,6 +238,7 @@ class Learner:
         model: RiskModel,
         config: LearnerConfig | None = None,
         challenger: RiskModel | None = None,
+        green_lane: GreenLaneConfig | None = None,
     ) -> None:
         self.model = model
         self.config = config if config is not None else LearnerConfig()
@@ -250,7 +260,8 @@ class Learner:
         self.released = RecentIds(cfg.released_window) if not cfg.keep_unselected else None
         self.monitors = {
             stream: QualityMonitor(
-                stream, cfg.monitor_window, cfg.auc_window, cfg.drift_delta, cfg.drift_reaction
+                stream, cfg.monitor_window, cfg.auc_window, cfg.drift_confidence,
+                cfg.drift_reaction,
             )
             for stream in STREAMS
         }
@@ -262,6 +273,8 @@ class Learner:
         self._snapshot_clock: float | None = None
         self.privacy = PrivacyLedger(memory=timedelta(seconds=cfg.scored_ttl_seconds))
         self._privacy_changed = False  # an erasure waits for the next snapshot
+        self.green_lanes: dict[str, GreenLaneControl] = {}
+        self.set_green_lane(green_lane)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -284,7 +297,9 @@ class Learner:
             self._counts["scored_rejected"] += 1
             log.warning("%s", exc)
             return []
-        kept = self.config.keep_unselected or record.get("selection_kind", "none") != "none"
+        kept = self.config.keep_unselected or (
+            record.get("selection_kind", "none") not in NOT_SELECTED
+        )
         if self.joiner.is_duplicate_scored(event_id) or (
             not kept and self.released is not None and not self.released.add(event_id)
         ):
@@ -369,8 +384,11 @@ class Learner:
         sub_scores = scored.get("sub_scores") or {}
         if self.arena is not None:  # both score before either learns: prequential
             self.arena.evaluate(self.model, stream, scored, finding)
+        # what the finding recovered (EUR), for the recovery model of revenue-aware ranking
+        recovered = float(outcome.get("recovered_amount") or 0.0) if finding else None
         self.model.learn_outcome(
-            stream, features, entities, sub_scores, finding, weight, day_number(decided_at)
+            stream, features, entities, sub_scores, finding, weight, day_number(decided_at),
+            recovered,
         )
         self._counts["outcomes_applied"] += 1
         self._counts[f"outcomes_{stream}"] += 1
@@ -380,8 +398,20 @@ class Learner:
         if drift is not None:
             self._counts["drifts"] += 1
             events.append(drift)
+        lane = self.green_lanes.get(stream)
+        if lane is not None and scored.get("selection_kind") == "green_audit":
+            before = lane.cap
+            cap = lane.update(float(scored["score"]), finding, decided_at.timestamp())
+            if cap is not None:
+                estimate = lane.estimate(before)
+                log.warning(
+                    "%s green lane %s: score cap %.4g -> %.4g (%d findings in %d audits, miss "
+                    "rate at most %.2f%% at 95%%, maximum %.2f%%)", stream,
+                    "narrowed" if cap < before else "widened", before, cap, estimate.findings,
+                    estimate.audits, 100 * estimate.upper, 100 * lane.max_miss_rate,
+                )
         if self.arena is not None:
-            self.arena.learn(stream, scored, finding, weight, day_number(decided_at))
+            self.arena.learn(stream, scored, finding, weight, day_number(decided_at), recovered)
             promotion = self.arena.promote(self.model, stream)
             if promotion is not None:
                 self._counts["promotions"] += 1
@@ -471,6 +501,25 @@ class Learner:
             f"-s{counts['scored_observed']}"
         )
 
+    def set_green_lane(self, config: GreenLaneConfig | None) -> None:
+        """Run the green lane with ``config`` from now on (None: no green lane).
+
+        A restored learner is given the configuration of the moment: a stream whose lane
+        already runs under it keeps its audits and cap; otherwise it starts afresh.
+        """
+        if config is None:
+            self.green_lanes = {}
+            return
+        lanes = {}
+        for stream in STREAMS:
+            lane = self.green_lanes.get(stream)
+            lanes[stream] = lane if lane is not None and lane.config == config else config.control()
+        self.green_lanes = lanes
+
+    def green_lane_caps(self) -> dict[str, float]:
+        """The green lane's score cap per stream, for the scorers (empty: no green lane)."""
+        return {stream: lane.cap for stream, lane in self.green_lanes.items()}
+
     def random_share(self, stream: str, configured: float) -> float:
         """The random share to recommend for ``stream`` now (raised after a drift)."""
         return self.monitors[stream].recommended_random_share(configured)
@@ -542,6 +591,7 @@ class Learner:
             since_expiry=self._since_expiry,
             marks=self._marks,
             privacy=self.privacy,
+            green_lanes=self.green_lanes,
         )
 
     @classmethod
@@ -564,6 +614,7 @@ class Learner:
             memory=timedelta(seconds=state.config.scored_ttl_seconds)
         )
         learner._privacy_changed = False
+        learner.green_lanes = getattr(state, "green_lanes", None) or {}
         return learner
 
     def state_snapshot(self, key: bytes, created_at: datetime | None = None) -> bytes:

@@ -37,6 +37,7 @@ from scorers.circumvention import PREFIX as CIRCUMVENTION_PREFIX
 from scorers.circumvention import CircumventionBook, CircumventionChecks
 from scorers.features import check_stream, entities_for, features_for
 from scorers.profiles import ProfileScorer
+from scorers.recovery import RecoveryModel
 from scorers.rule_outcomes import EXPECTED, RULE, RuleOutcomes, rule_hits
 from scorers.stacking import Stacker
 from scorers.supervised import SupervisedScorer
@@ -168,6 +169,10 @@ class Assessment:
     entities: dict[str, str]
     rule_hits: tuple[str, ...] = ()
     always_inspect: bool = False
+    # what a finding would recover (EUR; None before the recovery model has learnt enough),
+    # and that against the typical recovery (1.0: typical or not known)
+    expected_recovery: float | None = None
+    recovery_ratio: float = 1.0
 
 
 class StreamEnsemble:
@@ -320,6 +325,8 @@ class StreamEnsemble:
         self.rule_outcomes = RuleOutcomes(prior_strength=rule_prior_strength)
         self.circumvention_book = circumvention_book
         self.circumvention = CircumventionChecks(circumvention_book) if goods else None
+        # shares the supervised model's encoder: one encoding of each event serves both
+        self.recovery = RecoveryModel(encoder=self.supervised.encoder)
         prior_weights = {**dict(PRIOR_WEIGHTS), "rules": _RULE_WEIGHT[rule_evidence]}
         self.stacker = Stacker(
             tuple((k, w) for k, w in prior_weights.items() if goods or k not in _GOODS_ONLY),
@@ -360,6 +367,7 @@ class StreamEnsemble:
                 stacker.prefix_weights = (
                     *(prefixes or ()), (CIRCUMVENTION_PREFIX, CIRCUMVENTION_WEIGHT)
                 )
+        state.setdefault("recovery", RecoveryModel(encoder=state["supervised"].encoder))
         self.__dict__.update(state)
 
     def configure_circumvention(self, book: CircumventionBook | None) -> None:
@@ -480,7 +488,8 @@ class StreamEnsemble:
         """Score one decoded, pseudonymised event; learns nothing."""
         features = features_for(self.stream, record)
         entities = entities_for(self.stream, record)
-        contributions = self.supervised.contributions(features)
+        encoded = self.supervised.encoder.transform_one(features)
+        contributions = self.supervised.contributions_encoded(encoded)
         sub = self.sub_scores_one(features, entities, contributions)
         rule_reasons: list[Reason] = []
         always = False
@@ -495,6 +504,7 @@ class StreamEnsemble:
         evidence = self.evidence(sub, features)
         score = self.stacker.predict_proba_one(evidence)[True]
         reasons = self._reasons(features, entities, sub, evidence, rule_reasons, contributions)
+        expected = self.recovery.predict_encoded(encoded)
         return Assessment(
             score=score,
             reasons=reasons,
@@ -503,6 +513,8 @@ class StreamEnsemble:
             entities=entities,
             rule_hits=tuple(r.code for r in rule_reasons),
             always_inspect=always,
+            expected_recovery=expected,
+            recovery_ratio=self.recovery.ratio_of(expected),
         )
 
     def _reasons(
@@ -594,11 +606,13 @@ class StreamEnsemble:
         y: bool,
         weight: float = 1.0,
         day: int | None = None,
+        recovered: float | None = None,
     ) -> None:
         """Learn from one inspection outcome, with what the scored record kept.
 
         ``day`` (see :func:`~scorers.profiles.day_number`) stamps the entities' profiles for
-        the retention job.
+        the retention job; ``recovered`` (EUR) is what a finding recovered, which the
+        recovery model learns.
         """
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
@@ -612,6 +626,8 @@ class StreamEnsemble:
             hits[EXPECTED] = self.stacker.predict_proba_one(rest)[True]
         self.rule_outcomes.learn_one(hits, finding)
         self.stacker.learn_one(evidence, finding, weight)
+        if finding and recovered is not None:
+            self.recovery.learn_one(features, recovered)
         self.outcomes += 1
         self.findings += finding
 

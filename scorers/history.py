@@ -2,9 +2,11 @@
 
 History is a table (CSV) with one row per past event: the schema's field names as columns
 (or the simulator export's ``id``/``time`` and entity-token columns), plus ``label`` (1 when
-the inspection found something). Every row is learned with its label, as past inspection
-records would be; the rows go through the same pseudonymiser, features and ensemble as
-live events, so the warm model scores live traffic with the same meaning.
+the inspection found something) and, optionally, ``recovered_amount`` (the EUR a finding
+recovered, which the recovery model of revenue-aware ranking learns). Every row is learned
+with its label, as past inspection records would be; the rows go through the same
+pseudonymiser, features and ensemble as live events, so the warm model scores live traffic
+with the same meaning.
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def record_of(stream: str, row: Mapping[str, str]) -> dict[str, Any]:
     return record_from_row(schema, named)
 
 
+def _recovered(row: Mapping[str, str]) -> float | None:
+    """The optional ``recovered_amount`` column (EUR recovered by a finding), if a number."""
+    try:
+        return float(row.get("recovered_amount") or "")
+    except ValueError:
+        return None
+
+
 def read_history(path: str | Path) -> Iterator[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         yield from csv.DictReader(handle)
@@ -104,7 +114,8 @@ def warm_start(
         model.observe(row_stream, assessment)
         finding = (row.get("label") or "").strip().lower() in TRUTHY
         model.learn_outcome(
-            row_stream, assessment.features, assessment.entities, assessment.sub_scores, finding
+            row_stream, assessment.features, assessment.entities, assessment.sub_scores, finding,
+            recovered=_recovered(row) if finding else None,
         )
         report.learned[row_stream] = report.learned.get(row_stream, 0) + 1
         report.findings[row_stream] = report.findings.get(row_stream, 0) + finding

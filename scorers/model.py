@@ -110,9 +110,13 @@ class RiskModel:
         y: bool,
         weight: float = 1.0,
         day: int | None = None,
+        recovered: float | None = None,
     ) -> None:
-        """Learn one inspection outcome from what its scored record kept."""
-        self.ensemble(stream).learn_outcome(features, entities, sub_scores, y, weight, day)
+        """Learn one inspection outcome from what its scored record kept (``recovered``: the
+        EUR a finding recovered)."""
+        self.ensemble(stream).learn_outcome(
+            features, entities, sub_scores, y, weight, day, recovered
+        )
 
     # -- privacy: the personal-derived state is the entity profiles' token keys, and the ----
     # -- circumvention switch check's per-trader records, which follow them -----------------

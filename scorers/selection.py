@@ -6,24 +6,50 @@ looked up most specific first: ``"postal.hub_LEJ"``, then ``"postal"``, then ``"
 arrives, so the rate holds over a sliding window of the continuous score stream; there is no
 end-of-day batch.
 
-Three ways into physical inspection share one budget:
+**Areas.** High-revenue goods (excise: alcohol, tobacco, fuels) can have lanes and budgets of
+their own: ``areas`` names HS code prefixes (``{"excise": ["22", "24", "27"]}``), an event whose
+HS code starts with one goes to its hub's area lane, and a rate key with a third part sets that
+lane's budget (``"courier.hub_LEJ.excise"``, ``"courier.*.excise"``, ``"*.*.excise"``, most
+specific first; without one the area lane has its hub's rate).
+
+**Ranking.** Each lane ranks by a key set in ``ranking`` (same keys as the rates):
+``"probability"`` (the default), the score itself; ``"revenue"``, the expected revenue,
+the score times what a finding would recover relative to a typical finding
+(``recovery_ratio``, from the recovery model); or a blend ``a`` in [0, 1], the score times
+``recovery_ratio ** a`` (0: probability, 1: revenue). The ratio keeps the key on the score's
+scale, so the window's ranks stay comparable.
+
+Four ways into physical inspection share one budget:
 
 * **rule**: an ``always_inspect`` rule fired. Always selected (propensity 1).
 * **random**: a draw decided by a hash of ``(seed, event_id)``, with probability
   ``p_rand = rate * random_share``, independent of the score. A replayed event draws the same.
 * **model**: the score ranks in the top ``model_share`` of the lane's window.
+* **green_audit**: the caller says the event qualifies for the green lane (see
+  :mod:`scorers.green_lane`); it is released without any check (kind **green**), except for
+  a hashed draw with probability ``green_audit_share``, independent of the score, that sends
+  it to physical inspection to keep the lane's miss rate measured.
 
-The model's share adapts so that the three together select ``rate`` of the traffic: with
+The model's share adapts so that all of them together select ``rate`` of the traffic: with
 ``rho`` the rule-hit rate over the window, ``model_share`` solves
 ``rho + (1 - rho) * (m + (1 - m) * p_rand) = rate``. Rule hits beyond the budget are never
 dropped; the model then selects nothing and the lane runs over budget.
 
+Green-lane events spend none of the budget except their audits: the budget stays ``rate`` of
+*all* the lane's traffic, the green events' expected audits (``g * green_audit_share`` of the
+window, ``g`` the green share) come out of it first, and the rest is shared as above among
+the other events, so that their ``rate`` becomes ``(rate - g * green_audit_share) / (1 - g)``.
+Capacity a green lane frees goes to the traffic that still needs it. Green events are not
+ranked, never get a document check, and are never a model or random pick.
+
 Propensity is the probability that *this* event is selected given its score: 1 for rule hits
-and for scores above the threshold, ``p_rand`` below it. Scores tied at the threshold share
-the remaining slots by a second hashed draw and get the matching probability, so a constant
-score (an untrained model) cannot send the whole lane to inspection. The random picks and the
+and for scores above the threshold, ``p_rand`` below it, ``green_audit_share`` in the green
+lane. Scores tied at the threshold share the remaining slots by a second hashed draw and get
+the matching probability, so a constant score (an untrained model) cannot send the whole lane
+to inspection. The random picks and the
 propensities let the learner weight outcomes by inverse propensity and keep evaluation
-unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic.
+unbiased; ``Decision.sampled`` marks the uniform random sample of the traffic (of the green
+lane, for green events: the audits).
 
 ``document_check`` covers the next ``document_check_rate`` of the lane's non-rule traffic
 below the inspection threshold, by the same window ranks.
@@ -43,17 +69,28 @@ import hashlib
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_RATE", "LEVELS", "MIN_PROPENSITY", "Decision", "SelectionPolicy"]
+__all__ = [
+    "DEFAULT_RATE", "GREEN_KINDS", "KINDS", "LEVELS", "MIN_PROPENSITY", "NOT_SELECTED",
+    "RANKINGS", "Decision", "SelectionPolicy",
+]
 
 STREAMS = ("courier", "postal", "passenger")
 LEVELS = ("release", "document_check", "physical_inspection")
+KINDS = ("none", "model", "random", "rule", "green", "green_audit")
+"""Selection kinds: what sent an event to physical inspection, or what released it."""
+NOT_SELECTED = frozenset({"none", "green"})
+"""Kinds of events not selected for physical inspection (green: released by the green lane)."""
+GREEN_KINDS = frozenset({"green", "green_audit"})
+"""Kinds of green-lane events: released (green) or audited at random (green_audit)."""
 DEFAULT_RATE = 0.05
 """Inspection rate of lanes that no configured key matches, unless ``"*"`` says otherwise."""
 MIN_PROPENSITY = 1e-6
 """Floor of reported propensities; reached only with ``random_share=0`` (no exploration)."""
+RANKINGS = {"probability": 0.0, "revenue": 1.0}
+"""Named rankings and their blend weight on the recovery ratio."""
 
 _UNIT = 2.0**-64
 
@@ -63,12 +100,14 @@ class Decision:
     """What to do with one event, and why.
 
     ``level`` is release, document_check or physical_inspection. ``kind`` says what selected
-    the event for physical inspection (rule, model, random) or none. ``propensity`` is the
-    probability, in (0, 1], that the policy selects this event given its score.
+    the event for physical inspection (rule, model, random, green_audit), or none, or green
+    (released by the green lane). ``propensity`` is the probability, in (0, 1], that the
+    policy selects this event given its score.
     ``threshold`` is the lane's current model threshold (inf while the window is too small
     for a model pick) and ``rate`` the lane's configured budget. ``sampled`` is true when the
     event's random draw fell in the random share, whatever selected it: those events are a
-    uniform random sample of the traffic.
+    uniform random sample of the traffic. ``priority`` is the key the lane ranked the event by
+    (its score under probability ranking) and ``area`` the lane's area ("" for none).
     """
 
     level: str
@@ -77,17 +116,21 @@ class Decision:
     threshold: float
     rate: float
     sampled: bool
+    priority: float = math.nan
+    area: str = ""
 
 
 @dataclass(slots=True)
 class _Lane:
-    """Sliding window of one stream at one hub."""
+    """Sliding window of one stream at one hub (in one area)."""
 
     rate: float
     p_rand: float
+    blend: float
     recent: deque[tuple[str, float, bool]] = field(default_factory=deque)
     ranked: list[float] = field(default_factory=list)  # non-rule scores of the window, sorted
     rule_hits: int = 0
+    green: int = 0  # green-lane events in the window (not ranked; their score is NaN here)
     decided: dict[str, Decision] = field(default_factory=dict)
 
 
@@ -121,6 +164,13 @@ class SelectionPolicy:
         Number of recent events per lane that the rate and the ranks are held over.
     seed
         Seed of the hashed random draws.
+    ranking
+        What each lane ranks by, keyed like ``rates``: ``"probability"`` (default),
+        ``"revenue"``, or a blend weight in [0, 1].
+    areas
+        Area name -> HS code prefixes whose events get lanes of their own.
+    green_audit_share
+        Share of green-lane events inspected at random to measure the lane's miss rate.
 
     Examples
     --------
@@ -137,6 +187,16 @@ class SelectionPolicy:
     [('model', 1.0), ('none', 0.01), ('random', 0.01)]
     >>> policy.decide(*lane, "p9999", 0.0, always_inspect=True).kind
     'rule'
+
+    Green-lane events are released, but for their audits, and spend no budget otherwise:
+
+    >>> green = [policy.decide(*lane, f"g{i}", rng.random(), green=True) for i in range(2000)]
+    >>> sorted({(d.level, d.kind, d.propensity) for d in green})
+    [('physical_inspection', 'green_audit', 0.02), ('release', 'green', 0.02)]
+    >>> mixed = [policy.decide(*lane, f"m{i}", rng.random(), green=i % 2 == 0)
+    ...          for i in range(4000)]
+    >>> sum(d.level == "physical_inspection" for d in mixed[-2000:]) / 2000  # still 10%
+    0.096
     """
 
     def __init__(
@@ -146,15 +206,26 @@ class SelectionPolicy:
         document_check_rate: float = 0.05,
         window: int = 2000,
         seed: int = 0,
+        ranking: Mapping[str, str | float] | None = None,
+        areas: Mapping[str, Sequence[str]] | None = None,
+        green_audit_share: float = 0.02,
     ) -> None:
         self.rates = dict(rates) if rates is not None else None
         self.random_share = random_share
         self.document_check_rate = document_check_rate
         self.window = window
         self.seed = seed
+        self.ranking = dict(ranking) if ranking is not None else None
+        self.areas = {k: tuple(v) for k, v in areas.items()} if areas is not None else None
+        # longest prefix first, so "2710" (fuels) wins over "27"
+        self._prefixes = sorted(
+            ((prefix, area) for area, prefixes in (self.areas or {}).items()
+             for prefix in prefixes), key=lambda pair: -len(pair[0]))
+        self.green_audit_share = green_audit_share
         self._rates = self._checked()
+        self._blends = self._checked_ranking()
         self._key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
-        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._lanes: dict[tuple[str, str, str], _Lane] = {}
         self._share_overrides: dict[str, float] = {}
 
     def set_random_share(self, stream: str, share: float | None) -> None:
@@ -176,20 +247,38 @@ class SelectionPolicy:
             raise ValueError(f"random share must be in [0, 1], got {share!r}")
         else:
             self._share_overrides[stream] = share
-        for (lane_stream, _), lane in self._lanes.items():
+        for (lane_stream, _, _), lane in self._lanes.items():
             if lane_stream == stream:
                 lane.p_rand = lane.rate * self._share_overrides.get(stream, self.random_share)
+
+    def _key_problem(self, what: str, key: object) -> str | None:
+        """Why a rate or ranking key is not one, or None: ``*``, ``stream``,
+        ``stream.hub``, or an area lane ``stream.hub.area`` (``*`` for any stream or hub)."""
+        parts = key.split(".") if isinstance(key, str) else [key]
+        area = parts[2] if len(parts) == 3 else None
+        if key == "*" or (parts[0] in STREAMS and len(parts) <= 2):
+            return None
+        if parts[0] != "*" and parts[0] not in STREAMS:
+            return (f"{what} key {key!r} names unknown stream {parts[0]!r}: use '*', a stream "
+                    f"({', '.join(STREAMS)}), 'stream.hub' or 'stream.hub.area'")
+        if area is not None and area in (self.areas or {}):
+            return None
+        if area is not None:
+            return f"{what} key {key!r} names area {area!r}, which RISKSTREAM_LANE_AREAS lacks"
+        return f"{what} key {key!r} is not '*', a stream, 'stream.hub' or 'stream.hub.area'"
 
     def _checked(self) -> dict[str, float]:
         problems: list[str] = []
         rates = {"*": DEFAULT_RATE, **(self.rates or {})}
+        for area, prefixes in (self.areas or {}).items():
+            if not area or "." in area or not prefixes or not all(
+                    isinstance(p, str) and p.isdigit() for p in prefixes):
+                problems.append(f"area {area!r} needs a name without dots and HS code "
+                                f"prefixes of digits, got {prefixes!r}")
         for key, rate in rates.items():
-            stream = key.split(".", 1)[0] if isinstance(key, str) else key
-            if key != "*" and stream not in STREAMS:
-                problems.append(
-                    f"rate key {key!r} names unknown stream {stream!r}: use '*', a stream "
-                    f"({', '.join(STREAMS)}) or 'stream.hub'"
-                )
+            problem = self._key_problem("rate", key)
+            if problem is not None:
+                problems.append(problem)
             if not _is_fraction(rate) or rate <= 0:
                 problems.append(f"rate for {key!r} must be a number in (0, 1], got {rate!r}")
         if not _is_fraction(self.random_share):
@@ -202,33 +291,99 @@ class SelectionPolicy:
             problems.append(f"window must be a whole number of events >= 1, got {self.window!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             problems.append(f"seed must be an integer, got {self.seed!r}")
+        if not _is_fraction(self.green_audit_share):
+            problems.append(
+                f"green_audit_share must be in [0, 1], got {self.green_audit_share!r}"
+            )
         if problems:
             raise ValueError("invalid selection policy: " + "; ".join(problems))
         return {key: float(rate) for key, rate in rates.items()}
 
-    def rate_for(self, stream: str, hub: str) -> float:
-        """The configured inspection rate of a lane, most specific key first."""
-        rates = self._rates
-        return rates.get(f"{stream}.{hub}") or rates.get(stream) or rates["*"]
+    def _checked_ranking(self) -> dict[str, float]:
+        problems: list[str] = []
+        blends: dict[str, float] = {"*": 0.0}
+        for key, ranking in (self.ranking or {}).items():
+            problem = self._key_problem("ranking", key)
+            if problem is not None:
+                problems.append(problem)
+            if isinstance(ranking, str) and ranking in RANKINGS:
+                blends[key] = RANKINGS[ranking]
+            elif _is_fraction(ranking):
+                blends[key] = float(ranking)
+            else:
+                problems.append(f"ranking for {key!r} must be 'probability', 'revenue' or a "
+                                f"blend weight in [0, 1], got {ranking!r}")
+        if problems:
+            raise ValueError("invalid selection ranking: " + "; ".join(problems))
+        return blends
 
-    def _lane(self, stream: str, hub: str) -> _Lane:
-        lane = self._lanes.get((stream, hub))
+    @staticmethod
+    def _lookup(table: Mapping[str, float], stream: str, hub: str, area: str) -> float:
+        """Most specific key first: the area lane's own keys, then the hub's."""
+        if area:
+            for key in (f"{stream}.{hub}.{area}", f"{stream}.*.{area}", f"*.{hub}.{area}",
+                        f"*.*.{area}"):
+                if key in table:
+                    return table[key]
+        for key in (f"{stream}.{hub}", stream):
+            if key in table:
+                return table[key]
+        return table["*"]
+
+    def rate_for(self, stream: str, hub: str, area: str = "") -> float:
+        """The configured inspection rate of a lane, most specific key first."""
+        return self._lookup(self._rates, stream, hub, area)
+
+    def ranking_for(self, stream: str, hub: str, area: str = "") -> float:
+        """The lane's blend weight on the recovery ratio (0: probability, 1: revenue).
+
+        >>> policy = SelectionPolicy(ranking={"courier.*.excise": "revenue", "postal": 0.5},
+        ...                          areas={"excise": ["22", "24"]})
+        >>> area = policy.area_of("240220")
+        >>> area, policy.ranking_for("courier", "hub_LEJ", area)
+        ('excise', 1.0)
+        >>> policy.ranking_for("postal", "hub_FRA"), policy.ranking_for("courier", "hub_LEJ")
+        (0.5, 0.0)
+        """
+        return self._lookup(self._blends, stream, hub, area)
+
+    def area_of(self, hs_code: str | None) -> str:
+        """The area an HS code belongs to ("" for none), longest configured prefix first."""
+        if hs_code:
+            for prefix, area in self._prefixes:
+                if hs_code.startswith(prefix):
+                    return area
+        return ""
+
+    def _lane(self, stream: str, hub: str, area: str = "") -> _Lane:
+        lane = self._lanes.get((stream, hub, area))
         if lane is None:
-            rate = self.rate_for(stream, hub)
+            rate = self.rate_for(stream, hub, area)
             share = self._share_overrides.get(stream, self.random_share)
-            lane = self._lanes[(stream, hub)] = _Lane(rate, rate * share)
+            blend = self.ranking_for(stream, hub, area)
+            lane = self._lanes[(stream, hub, area)] = _Lane(rate, rate * share, blend)
         return lane
 
-    def _admit(self, lane: _Lane, event_id: str, score: float, always_inspect: bool) -> None:
-        """Add a score to the lane's sliding window, dropping the oldest when it is full."""
+    def _admit(
+        self, lane: _Lane, event_id: str, score: float, always_inspect: bool, green: bool = False
+    ) -> None:
+        """Add a score to the lane's sliding window, dropping the oldest when it is full.
+
+        A green-lane event is kept with a NaN score: counted in the window, never ranked."""
         recent, ranked = lane.recent, lane.ranked
         if len(recent) >= self.window:
             old_id, old_score, old_rule = recent.popleft()
             lane.decided.pop(old_id, None)
             if old_rule:
                 lane.rule_hits -= 1
+            elif old_score != old_score:  # NaN: a green-lane event
+                lane.green -= 1
             else:
                 del ranked[bisect_left(ranked, old_score)]
+        if green and not always_inspect:
+            recent.append((event_id, math.nan, False))
+            lane.green += 1
+            return
         recent.append((event_id, score, always_inspect))
         if always_inspect:
             lane.rule_hits += 1
@@ -237,7 +392,7 @@ class SelectionPolicy:
 
     def remember(
         self, stream: str, hub: str, event_id: str, score: float, level: str, kind: str,
-        propensity: float,
+        propensity: float, priority: float | None = None, area: str = "",
     ) -> None:
         """Replay a decision already published (from the scored topic) into the window.
 
@@ -250,38 +405,60 @@ class SelectionPolicy:
         >>> policy.decide("postal", "hub_FRA", "e1", 0.1).kind  # the decision given before
         'model'
         """
-        lane = self._lane(stream, hub)
+        lane = self._lane(stream, hub, area)
         if event_id in lane.decided:
             return
-        if not score >= -math.inf:
-            score = 0.0
-        self._admit(lane, event_id, score, kind == "rule")
+        key = score if priority is None else priority  # a record from before ranking keys
+        if not key >= -math.inf:
+            key = 0.0
+        self._admit(lane, event_id, key, kind == "rule", kind in GREEN_KINDS)
         lane.decided[event_id] = Decision(
-            level, kind, propensity, math.nan, lane.rate, kind == "random"
+            level, kind, propensity, math.nan, lane.rate, kind in ("random", "green_audit"), key,
+            area,
         )
 
     def decide(
-        self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False
+        self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False,
+        recovery_ratio: float = 1.0, area: str = "", green: bool = False,
     ) -> Decision:
-        """Decide one event and add its score to the lane's window."""
-        lane = self._lane(stream, hub)
+        """Decide one event and add its ranking key to the lane's window.
+
+        ``recovery_ratio`` is what a finding would recover against a typical finding (the
+        recovery model's; 1 when not known), ``area`` the event's area (:meth:`area_of`),
+        ``green`` that the event qualifies for the green lane (an ``always_inspect`` rule
+        still wins).
+        """
+        lane = self._lane(stream, hub, area)
         known = lane.decided.get(event_id)
         if known is not None:
             return known
         if not score >= -math.inf:  # NaN would corrupt the ranks
             score = 0.0
-        self._admit(lane, event_id, score, always_inspect)
-        recent, ranked = lane.recent, lane.ranked
+        if lane.blend and recovery_ratio > 0.0 and recovery_ratio != 1.0:
+            score *= recovery_ratio**lane.blend
+        green = green and not always_inspect
+        self._admit(lane, event_id, score, always_inspect, green)
+        ranked = lane.ranked
 
         digest = hashlib.blake2b(event_id.encode(), digest_size=16, key=self._key).digest()
-        sampled = int.from_bytes(digest[:8]) * _UNIT < lane.p_rand
+        draw = int.from_bytes(digest[:8]) * _UNIT
+        sampled = draw < lane.p_rand
         tie_draw = int.from_bytes(digest[8:]) * _UNIT
-        share = self._model_share(lane.rate, lane.p_rand, lane.rule_hits / len(recent))
+        share = self._lane_model_share(lane)
         n = len(ranked)
         threshold, p_model = _top_share(ranked, score, round(share * n))
 
         if always_inspect:
-            decision = Decision("physical_inspection", "rule", 1.0, threshold, lane.rate, sampled)
+            decision = Decision("physical_inspection", "rule", 1.0, threshold, lane.rate, sampled,
+                                score, area)
+        elif green:
+            sampled = draw < self.green_audit_share
+            level, kind = "release", "green"
+            if sampled:
+                level, kind = "physical_inspection", "green_audit"
+            propensity = max(self.green_audit_share, MIN_PROPENSITY)
+            decision = Decision(level, kind, propensity, threshold, lane.rate, sampled, score,
+                                area)
         else:
             propensity = max(p_model + (1.0 - p_model) * lane.p_rand, MIN_PROPENSITY)
             if tie_draw < p_model:
@@ -292,9 +469,22 @@ class SelectionPolicy:
                 band = round((share + self.document_check_rate) * n)
                 in_band = tie_draw < _top_share(ranked, score, band)[1]
                 level, kind = ("document_check" if in_band else "release"), "none"
-            decision = Decision(level, kind, propensity, threshold, lane.rate, sampled)
+            decision = Decision(level, kind, propensity, threshold, lane.rate, sampled, score,
+                                area)
         lane.decided[event_id] = decision
         return decision
+
+    def _lane_model_share(self, lane: _Lane) -> float:
+        """The model's share of the lane's ranked events, green audits counted in the budget."""
+        total = len(lane.recent)
+        if not lane.green:
+            return self._model_share(lane.rate, lane.p_rand, lane.rule_hits / total)
+        others = total - lane.green
+        if not others:
+            return 0.0
+        # the green events' expected audits come out of the budget first
+        rate = (lane.rate * total - lane.green * self.green_audit_share) / others
+        return self._model_share(min(1.0, rate), lane.p_rand, lane.rule_hits / others)
 
     @staticmethod
     def _model_share(rate: float, p_rand: float, rule_rate: float) -> float:
@@ -308,7 +498,8 @@ class SelectionPolicy:
         return (
             f"SelectionPolicy(rates={self.rates!r}, random_share={self.random_share!r}, "
             f"document_check_rate={self.document_check_rate!r}, window={self.window!r}, "
-            f"seed={self.seed!r})"
+            f"seed={self.seed!r}, ranking={self.ranking!r}, areas={self.areas!r}, "
+            f"green_audit_share={self.green_audit_share!r})"
         )
 
 

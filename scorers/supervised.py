@@ -215,8 +215,12 @@ class SupervisedScorer:
 
     def contributions(self, x: Features) -> dict[str, float]:
         """Log-odds contribution of every encoded feature, the intercept left out."""
+        return self.contributions_encoded(self.encoder.transform_one(x))
+
+    def contributions_encoded(self, z: Features) -> dict[str, float]:
+        """:meth:`contributions` of features the encoder encoded already."""
         weights = self.classifier.weights
-        return {k: weights.get(k, 0.0) * v for k, v in self.encoder.transform_one(x).items()}
+        return {k: weights.get(k, 0.0) * v for k, v in z.items()}
 
     def proba_from(self, contributions: Mapping[str, float]) -> float:
         """Probability of a finding from ``contributions``, without encoding ``x`` again."""

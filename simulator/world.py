@@ -22,6 +22,7 @@ from simulator.postal import PostalTraffic
 from simulator.regimes import BASE, DRIFTED, REGIMES, Regime
 from simulator.schedule import Rates, aware_utc, poisson_arrivals
 from simulator.seeding import derive_seed
+from simulator.trusted import disguise
 from simulator.truth import SimEvent, Truth
 
 #: Events per second per stream and hub for a lively demo (about 130 events/s in all).
@@ -54,6 +55,10 @@ class HubWorld:
     drift_share
         Share of illicit events after ``drift_at`` that follow the new regime; the rest are
         stragglers of the old one.
+    trusted_abuse
+        Share of illicit events after ``drift_at`` that hide behind a trusted party (an AEO
+        shipper, an established sender, a frequent traveller; see :mod:`simulator.trusted`):
+        smugglers adapting to a green lane. 0 (the default) changes nothing.
 
     Examples
     --------
@@ -74,15 +79,19 @@ class HubWorld:
         illicit_rate: float = 0.04,
         drift_at: datetime | None = None,
         drift_share: float = 0.9,
+        trusted_abuse: float = 0.0,
     ) -> None:
         if not 0.0 <= illicit_rate <= 1.0:
             raise ValueError(f"illicit_rate must be within [0, 1], got {illicit_rate!r}")
         if not 0.0 <= drift_share <= 1.0:
             raise ValueError(f"drift_share must be within [0, 1], got {drift_share!r}")
+        if not 0.0 <= trusted_abuse <= 1.0:
+            raise ValueError(f"trusted_abuse must be within [0, 1], got {trusted_abuse!r}")
         self.seed = seed
         self.illicit_rate = illicit_rate
         self.drift_at = None if drift_at is None else aware_utc(drift_at, "drift_at")
         self.drift_share = drift_share
+        self.trusted_abuse = trusted_abuse
         self.population = Population(derive_seed(seed, "population"))
         offender_share = illicit_rate * _OFFENDER_LICIT_FACTOR
         self._rngs = {stream: random.Random(derive_seed(seed, "events", stream))
@@ -122,6 +131,14 @@ class HubWorld:
         if rng.random() < self.illicit_rate:
             pattern = self._patterns[regime.name, stream].pick(rng)
         record, truth = maker(event_id, hub, at, pattern, regime)
+        if (
+            self.trusted_abuse
+            and truth.illicit
+            and self.drift_at is not None
+            and at >= self.drift_at
+            and rng.random() < self.trusted_abuse
+        ):
+            record = disguise(stream, record, self.population, rng)
         return SimEvent(stream, record, truth)
 
     def schedule(
@@ -140,4 +157,5 @@ class HubWorld:
     def __repr__(self) -> str:
         drift = None if self.drift_at is None else self.drift_at.isoformat()
         return (f"HubWorld(seed={self.seed}, illicit_rate={self.illicit_rate}, "
-                f"drift_at={drift}, drift_share={self.drift_share})")
+                f"drift_at={drift}, drift_share={self.drift_share}, "
+                f"trusted_abuse={self.trusted_abuse})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -261,6 +263,54 @@ def kafka_jars(cache_dir: Path | None = None, timeout_s: float = 900.0) -> Path:
     return jars
 
 
+@functools.cache
+def _java_build() -> str:
+    """What ``java -version`` says: an archive of classes is only valid for that build."""
+    try:
+        done = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    except OSError:  # no java: no node will start either, and says so
+        return ""
+    return done.stderr + done.stdout
+
+
+def kafka_class_archive(jars: Path, jvm_opts: tuple[str, ...] = KAFKA_JVM_OPTS) -> Path | None:
+    """A class-data-sharing archive (JDK 13+ dynamic CDS) of what a node loads, for
+    ``ApacheKafkaCluster(class_archive=...)``: a node then maps its classes instead of
+    loading and verifying them, and starts in ~1.3 s instead of ~2.3 s here (format: 0.7
+    instead of 0.9 s). Made once per JVM build, jars and options, under ``.cache/``, by a
+    throwaway node that writes it as it stops (~6 s); None if it cannot be made. A JVM
+    that cannot use it (another build, moved jars) starts without it, with a warning.
+    """
+    key = hashlib.sha256("\n".join([
+        _java_build(), str(jars.resolve()), *jvm_opts, *sorted(p.name for p in jars.glob("*.jar")),
+    ]).encode()).hexdigest()[:16]
+    archive = _repo_cache().parent / "cds" / f"kafka-{KAFKA_VERSION}-{key}.jsa"
+    if archive.is_file():
+        return archive
+    partial = archive.parent / f"{archive.name}.{os.getpid()}.tmp"
+    dump = (*jvm_opts, f"-XX:ArchiveClassesAtExit={partial}")
+    try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with open(archive.parent / f"{archive.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if archive.is_file():  # another process made it while we waited
+                return archive
+            started = time.monotonic()
+            with (
+                tempfile.TemporaryDirectory(prefix="riskstream-kafka-cds-") as home,
+                ApacheKafkaCluster(Path(home), nodes=1, jars=jars, jvm_opts=dump),
+            ):
+                pass  # started until it served; the JVM writes the archive as it exits
+            os.replace(partial, archive)
+            log.info("made %s in %.1f s", archive, time.monotonic() - started)
+            return archive
+    except (OSError, BrokerUnavailable) as exc:
+        log.warning("no class archive for Kafka nodes (%s); they start without one", exc)
+        return None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _kafka_uuid() -> str:
     """A random Kafka Uuid as Kafka prints it (URL-safe base64 without padding), as the
     storage tool wants cluster and directory ids."""
@@ -292,12 +342,13 @@ class ApacheKafkaNode:
 
     def __init__(
         self, spec: KafkaNodeSpec, home: Path, jars: Path,
-        jvm_opts: tuple[str, ...] = KAFKA_JVM_OPTS,
+        jvm_opts: tuple[str, ...] = KAFKA_JVM_OPTS, class_archive: Path | None = None,
     ) -> None:
         self.spec = spec
         self.home = home  # server.properties, server.log and the log dir
         self.jars = jars
         self.jvm_opts = jvm_opts
+        self.class_archive = class_archive  # see kafka_class_archive
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -329,8 +380,10 @@ class ApacheKafkaNode:
         return self._process.pid if self.running and self._process is not None else None
 
     def java(self, main: str, *args: str) -> list[str]:
+        shared = [] if self.class_archive is None else [
+            f"-XX:SharedArchiveFile={self.class_archive}"]
         return [
-            "java", *self.jvm_opts, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "java", *self.jvm_opts, *shared, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             "-cp", f"{self.jars}/*", main, *args,
         ]
 
@@ -419,6 +472,7 @@ class ApacheKafkaCluster:
         jars: Path | None = None,
         overrides: dict[str, str] | None = None,
         jvm_opts: tuple[str, ...] = KAFKA_JVM_OPTS,
+        class_archive: Path | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
@@ -429,7 +483,8 @@ class ApacheKafkaCluster:
         self._prepared = False
         self.cluster_id, specs = self._layout()
         self.nodes = [
-            ApacheKafkaNode(spec, data_dir / f"node-{spec.node_id}", jars or Path(), jvm_opts)
+            ApacheKafkaNode(spec, data_dir / f"node-{spec.node_id}", jars or Path(), jvm_opts,
+                            class_archive)
             for spec in specs
         ]
 
@@ -512,7 +567,9 @@ class ApacheKafkaCluster:
             # it re-registers on restart only once its old session expired (11.6 s -> 5.7 s
             # for a one-node restart after kill -9 here)
             "broker.session.timeout.ms": "3000",
-            "broker.heartbeat.interval.ms": "500",
+            # a stopping node hears sooner that its controlled shutdown may go on, a starting
+            # one that it is unfenced: 1.4 -> 1.1 s per stop of a three-node rolling restart
+            "broker.heartbeat.interval.ms": "200",
             # model snapshots can exceed Kafka's 1 MB default (as in docker-compose.yml)
             "message.max.bytes": "16777216",
             "replica.fetch.max.bytes": "16777216",

@@ -514,9 +514,8 @@ class FastWorker:
         scoring = self.scoring
         if scoring is None:
             return
-        scoring.swap_model(model)
-        for stream, share in (meta.get("random_share") or {}).items():
-            scoring.policy.set_random_share(stream, share)  # raised after a drift
+        # the model, the random share (raised after a drift) and the green lane's caps
+        scoring.apply_snapshot(meta, model)
         metrics.record_model_swap(meta)
         log.info("scoring with model %s", meta.get("model_version"))
 

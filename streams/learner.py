@@ -90,16 +90,21 @@ def new_learner(settings: Settings) -> Learner:
     model = build_model(settings)
     rate = settings.challenger_learning_rate
     challenger = with_learning_rate(model, rate) if rate is not None else None
-    return Learner(model, learner_config(settings), challenger)
+    return Learner(model, learner_config(settings), challenger, settings.green_lane())
 
 
 def snapshot_extra(learner: Learner, settings: Settings) -> dict[str, Any]:
     """What a model snapshot's header tells the scorers besides the model: the random share
-    each stream should use now, raised for a while after a drift."""
+    each stream should use now, raised for a while after a drift, and the green lane's score
+    cap per stream (no ``green_lane`` key: the scorers keep every green lane closed)."""
     shares = {
         stream: learner.random_share(stream, settings.random_share) for stream in learner.monitors
     }
-    return {"random_share": shares}
+    extra: dict[str, Any] = {"random_share": shares}
+    caps = learner.green_lane_caps()
+    if caps:
+        extra["green_lane"] = caps
+    return extra
 
 
 def progress(learner: Learner) -> int:
@@ -177,6 +182,9 @@ class LearnerProcess:
         log.warning(
             "learner resumes %s at offsets %s", meta.get("model_version"), meta.get("offsets")
         )
+        # the green lane as configured now; a lane whose configuration is unchanged keeps its
+        # audits and cap
+        learner.set_green_lane(self.settings.green_lane())
         return learner
 
     def _resume(self) -> Learner:

@@ -64,7 +64,7 @@ SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 
 RATIO_BUCKETS = (0.25, 0.5, 0.75, 0.9, 1.0)
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LEVELS = ("release", "document_check", "physical_inspection")
-KINDS = ("none", "model", "random", "rule")
+KINDS = ("none", "model", "random", "rule", "green_audit")  # kinds that can get an outcome
 REJECT_REASONS = (*ERROR_KINDS, "routing", "scoring")
 RESULTS = tuple(DEFAULT_LABELS)
 QUALITY_MEASURES = (
@@ -381,6 +381,26 @@ RANDOM_SHARE = Gauge(
     ["stream"],
     registry=SCORER,
 )
+GREEN_RELEASES = Counter(
+    "riskstream_green_lane_releases_total",
+    "Events the green lane released without any check",
+    ["stream"],
+    registry=SCORER,
+)
+GREEN_AUDITS = Counter(
+    "riskstream_green_lane_audits_total",
+    "Green-lane events picked at random for physical inspection (its audits, the only "
+    "unbiased estimate of its miss rate)",
+    ["stream"],
+    registry=SCORER,
+)
+GREEN_TIME_SAVED = Counter(
+    "riskstream_green_lane_release_time_saved_seconds_total",
+    "Release time the green lane saved: the time an average check costs "
+    "(RISKSTREAM_GREEN_LANE_CHECK_SECONDS) for every event it released without a check",
+    ["stream"],
+    registry=SCORER,
+)
 
 
 def preinitialise(random_share: float | None = None) -> None:
@@ -396,6 +416,9 @@ def preinitialise(random_share: float | None = None) -> None:
             EVENTS_REJECTED.labels(stream, reason)
         if random_share is not None:
             RANDOM_SHARE.labels(stream).set(random_share)
+        GREEN_RELEASES.labels(stream)
+        GREEN_AUDITS.labels(stream)
+        GREEN_TIME_SAVED.labels(stream)
     for reason in REJECT_REASONS:
         EVENTS_REJECTED.labels(OTHER, reason)  # records on a topic of no stream
 
@@ -421,6 +444,11 @@ def record_scoring(result: ScoringResult, seconds: float, arrived_s: float | Non
     SCORING_SECONDS.labels(stream).observe(seconds)
     VERDICTS.labels(stream, hub, result.level).inc()
     SELECTIONS.labels(stream, hub, result.kind).inc()
+    if result.kind == "green":
+        GREEN_RELEASES.labels(stream).inc()
+        GREEN_TIME_SAVED.labels(stream).inc(result.time_saved_s)
+    elif result.kind == "green_audit":
+        GREEN_AUDITS.labels(stream).inc()
     if arrived_s:
         ARRIVAL_TO_VERDICT_SECONDS.labels(stream).observe(max(0.0, now - arrived_s))
     if result.event_time is not None:
@@ -713,6 +741,7 @@ class LearnerCollector:
             value=self.last_learn,
         )
         yield from _monitor_metrics(learner)
+        yield from _green_lane_metrics(learner)
         if learner.arena is not None:
             race = GaugeMetricFamily(
                 "riskstream_model_challenger_quality_ratio",
@@ -774,6 +803,58 @@ def _monitor_metrics(learner: Any) -> Iterator[Metric]:
     yield outcomes
     yield drift_active
     yield delay
+
+
+def _green_lane_metrics(learner: Any) -> Iterator[Metric]:
+    miss_rate = GaugeMetricFamily(
+        "riskstream_green_lane_miss_rate_ratio",
+        "Green lane's miss rate (share of its events in which an inspection would find "
+        "something) estimated from its random audits, the bounds of its 95% Wilson interval, "
+        "and the configured maximum; NaN until known, or without a green lane",
+        labels=["stream", "statistic"],
+    )
+    cap = GaugeMetricFamily(
+        "riskstream_green_lane_score_cap_ratio",
+        "Score cap of the green lane the learner gives the scorers (qualifying events scored "
+        "below it are released); 0 without a green lane",
+        labels=["stream"],
+    )
+    audits = GaugeMetricFamily(
+        "riskstream_green_lane_estimate_audits",
+        "Audit outcomes the green lane's miss-rate estimate counts (the newest ones, of "
+        "events scored below the current cap)",
+        labels=["stream"],
+    )
+    changes = CounterMetricFamily(
+        "riskstream_green_lane_cap_changes",
+        "Times the learner narrowed or widened a green lane's score cap",
+        labels=["stream", "action"],
+    )
+    lanes = getattr(learner, "green_lanes", None) or {}
+    for stream in STREAMS:
+        lane = lanes.get(stream)
+        if lane is None:
+            for statistic in ("estimate", "lower", "upper", "maximum"):
+                miss_rate.add_metric([stream, statistic], math.nan)
+            cap.add_metric([stream], 0.0)
+            audits.add_metric([stream], 0.0)
+            changes.add_metric([stream, "narrowed"], 0.0)
+            changes.add_metric([stream, "widened"], 0.0)
+            continue
+        estimate = lane.estimate()
+        known = estimate.audits > 0
+        miss_rate.add_metric([stream, "estimate"], estimate.rate)
+        miss_rate.add_metric([stream, "lower"], estimate.lower if known else math.nan)
+        miss_rate.add_metric([stream, "upper"], estimate.upper if known else math.nan)
+        miss_rate.add_metric([stream, "maximum"], lane.max_miss_rate)
+        cap.add_metric([stream], lane.cap)
+        audits.add_metric([stream], float(estimate.audits))
+        changes.add_metric([stream, "narrowed"], float(lane.narrowed))
+        changes.add_metric([stream, "widened"], float(lane.widened))
+    yield miss_rate
+    yield cap
+    yield audits
+    yield changes
 
 
 FATES = ("seen", "observed", "applied", "duplicate", "rejected", "replayed", "unlabelled")

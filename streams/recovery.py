@@ -45,7 +45,8 @@ def remember_recent_decisions(
                 continue
             policy.remember(scored["stream"], scored["hub"], scored["event_id"],
                             scored["score"], scored["level"], scored["selection_kind"],
-                            scored["propensity"])
+                            scored["propensity"], scored.get("priority"),
+                            scored.get("area") or "")
             read += 1
     finally:
         consumer.close()

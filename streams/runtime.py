@@ -8,6 +8,7 @@ from learning.snapshot import seal, unseal
 from schemas import AvroCodec, Pseudonymiser
 from schemas.sealing import PayloadSeal
 from scorers.circumvention import CircumventionBook
+from scorers.green_lane import GreenLane
 from scorers.model import RiskModel
 from scorers.rules import RuleBook
 from scorers.selection import SelectionPolicy
@@ -24,6 +25,19 @@ def build_policy(settings: Settings) -> SelectionPolicy:
         document_check_rate=settings.document_check_rate,
         window=settings.selection_window,
         seed=settings.seed,
+        ranking=settings.ranking,
+        areas=settings.lane_areas,
+        green_audit_share=settings.green_lane_audit_share,
+    )
+
+
+def build_green_lane(settings: Settings) -> GreenLane | None:
+    """Who qualifies for the green lane, if it is on (the learner opens it per stream)."""
+    if not settings.green_lane_enabled:
+        return None
+    return GreenLane(
+        min_clean_inspections=settings.green_lane_min_clean_inspections,
+        check_seconds=settings.green_lane_check_seconds,
     )
 
 
@@ -82,4 +96,5 @@ def build_scoring_service(settings: Settings, model: RiskModel | None = None) ->
         policy=build_policy(settings),
         payload_seal=build_payload_seal(settings),
         payload_protection=settings.deadletter_payload,
+        green_lane=build_green_lane(settings),
     )

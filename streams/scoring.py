@@ -10,14 +10,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from schemas import AvroCodec, CodecError, Pseudonymiser, catalog
 from schemas.sealing import PayloadSeal, Protection
+from schemas.validation import MAX_MONEY
+from scorers.base import Reason
 from scorers.features import entities_for, recordable
+from scorers.green_lane import GreenLane
 from scorers.model import RiskModel
-from scorers.selection import Decision, SelectionPolicy
-from streams.topology import STREAM_SCHEMAS, Topology
+from scorers.selection import GREEN_KINDS, Decision, SelectionPolicy
+from streams.topology import STREAM_SCHEMAS, STREAMS, Topology
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class ScoringResult:
     score: float | None = None
     capacity: float | None = None
     features: Mapping[str, Any] | None = None
+    time_saved_s: float = 0.0  # release time a green-lane release saved (no check)
 
 
 def _now() -> datetime:
@@ -75,6 +80,13 @@ def references_of(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def _money(amount: float | None) -> Decimal | None:
+    """An EUR estimate as the schemas' decimal, capped at their largest amount."""
+    if amount is None:
+        return None
+    return min(Decimal(f"{max(amount, 0.0):.2f}"), MAX_MONEY)
+
+
 class ScoringService:
     """Decode, validate, pseudonymise, score, select, and encode the results.
 
@@ -83,6 +95,10 @@ class ScoringService:
     this scorer's model at once, and the scored record tells the learner to do the same.
     Dead letters keep the raw payload as ``payload_protection`` says: sealed with
     ``payload_seal`` (the default), clear, or dropped, because it may hold personal data.
+
+    With a ``green_lane``, events that qualify (:mod:`scorers.green_lane`) go to the policy's
+    green lane: released without a check but for its random audits, the lane's reason first
+    in the verdict's reasons.
     """
 
     def __init__(
@@ -95,6 +111,7 @@ class ScoringService:
         clock: Any = _now,
         payload_seal: PayloadSeal | None = None,
         payload_protection: Protection = "sealed",
+        green_lane: GreenLane | None = None,
     ) -> None:
         if payload_protection == "sealed" and payload_seal is None:
             raise ValueError("sealed dead-letter payloads need a payload_seal")
@@ -106,6 +123,7 @@ class ScoringService:
         self.clock = clock
         self.payload_seal = payload_seal
         self.payload_protection = payload_protection
+        self.green_lane = green_lane
 
     def process(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -150,11 +168,17 @@ class ScoringService:
         self.model = model
 
     def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
-        """Swap in a published snapshot: the model, and the random share per stream its
-        header asks for (raised by the learner for a while after a drift)."""
+        """Swap in a published snapshot: the model, the random share per stream its header
+        asks for (raised by the learner for a while after a drift), and the green lane's
+        score cap per stream (a header without caps closes the green lane: it runs only
+        under the learner's control)."""
         self.swap_model(model)
         for stream, share in (meta.get("random_share") or {}).items():
             self.policy.set_random_share(stream, share)
+        if self.green_lane is not None:
+            caps = meta.get("green_lane") or {}
+            for stream in STREAMS:
+                self.green_lane.set_cap(stream, caps.get(stream))
 
     def score(
         self,
@@ -179,13 +203,28 @@ class ScoringService:
             model.carry_over(stream, entities, previous_entities)
         assessment = model.assess(stream, record)
         event_id, hub = record["event_id"], record["hub"]
-        decision: Decision = self.policy.decide(
-            stream, hub, event_id, assessment.score, assessment.always_inspect
+        features = assessment.features
+        area = self.policy.area_of(
+            features.get("hs6") or features.get("hs_heading") or features.get("hs_chapter")
         )
+        green: Reason | None = None
+        if self.green_lane is not None:
+            green = self.green_lane.qualifies(
+                stream, features, assessment.entities, assessment.score,
+                model.ensemble(stream).profiles,
+            )
+        decision: Decision = self.policy.decide(
+            stream, hub, event_id, assessment.score, assessment.always_inspect,
+            assessment.recovery_ratio, area, green=green is not None,
+        )
+        expected_recovery = _money(assessment.expected_recovery)
         decided_at = self.clock()
+        shown = assessment.reasons
+        if green is not None and decision.kind in GREEN_KINDS:
+            shown = [green, *shown]
         reasons = [
             {"code": r.code, "text": r.text, "weight": float(r.weight)}
-            for r in assessment.reasons[:MAX_REASONS]
+            for r in shown[:MAX_REASONS]
         ]
         verdict = {
             "event_id": event_id,
@@ -200,6 +239,8 @@ class ScoringService:
             "event_time": record["event_time"],
             "decided_at": decided_at,
             "references": references_of(stream, record),
+            "priority": float(decision.priority),
+            "expected_recovery": expected_recovery,
         }
         scored = {
             "event_id": event_id,
@@ -216,6 +257,9 @@ class ScoringService:
             "propensity": float(decision.propensity),
             "model_version": model.version,
             "decided_at": decided_at,
+            "priority": float(decision.priority),
+            "area": decision.area,
+            "expected_recovery": expected_recovery,
         }
         key = event_id.encode()
         return ScoringResult(
@@ -233,6 +277,10 @@ class ScoringService:
             score=float(assessment.score),
             capacity=decision.rate,
             features=assessment.features,
+            time_saved_s=(
+                self.green_lane.check_seconds
+                if self.green_lane is not None and decision.kind == "green" else 0.0
+            ),
         )
 
     def reject(

@@ -11,9 +11,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from learning.green_lane import GreenLaneConfig
 from schemas.validation import MAP_NAME
 
 # A development key, so that `make demo` runs with no setup. Production mode refuses it.
@@ -106,13 +107,54 @@ class Settings(BaseSettings):
     )
     inspection_rates: dict[str, float] = Field(
         default_factory=lambda: {"*": 0.05},
-        description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON)',
+        description='inspection capacity per "stream.hub", "stream" or "*", as a rate (JSON); '
+        'an area lane\'s own per "stream.hub.area" ("*" for any stream or hub)',
+    )
+    ranking: dict[str, str | float] = Field(
+        default_factory=dict,
+        description='what each lane ranks by, keyed like the rates: "probability" (default), '
+        '"revenue" (probability times expected recovery) or a blend weight in [0, 1] (JSON)',
+    )
+    lane_areas: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="areas with lanes and budgets of their own: name -> HS code prefixes, "
+        'e.g. {"excise": ["22", "24", "27"]} (JSON)',
     )
     random_share: float = Field(0.1, ge=0, le=1, description="share of the budget picked at random")
     document_check_rate: float = Field(
         0.05, ge=0, le=1, description="share of traffic just below selection sent to document check"
     )
     selection_window: int = Field(2000, ge=10, description="scores in the sliding selection window")
+    green_lane_enabled: bool = Field(
+        False, description="green lane: release AEO traders and parties with a long clean "
+        "record without any check, within a bound on its miss rate (off: a border opts in); "
+        "set it on the scorers and the learner",
+    )
+    green_lane_max_miss_rate: float = Field(
+        0.01, gt=0, lt=1, description="green lane: largest miss rate it may run at; its "
+        "score cap narrows when the miss rate's upper bound (95%) passes it",
+    )
+    green_lane_score_cap: float = Field(
+        0.01, gt=0, le=1, description="green lane: widest score cap; qualifying events "
+        "scored below the cap are released (a calibrated model's events under 1% miss less "
+        "than 1%), and the learner narrows it and widens it back up to this",
+    )
+    green_lane_audit_share: float = Field(
+        0.02, ge=0, le=1, description="green lane: share of its events inspected at random, "
+        "the only unbiased estimate of its miss rate (within the inspection budget)",
+    )
+    green_lane_window: int = Field(
+        1000, ge=1, description="green lane: audit outcomes the miss rate is estimated over "
+        "(at least 381 for a maximum of 1%)",
+    )
+    green_lane_min_clean_inspections: int = Field(
+        10, ge=1, description="green lane: inspections, none with a finding, that make a "
+        "long clean record",
+    )
+    green_lane_check_seconds: float = Field(
+        1800.0, ge=0, description="green lane: release time an average check costs; each "
+        "green release saves it (the facilitation metric)",
+    )
     max_event_bytes: int = Field(
         1_000_000, ge=1024, description="larger event payloads are dead-lettered as oversized"
     )
@@ -186,6 +228,22 @@ class Settings(BaseSettings):
                 f"personal attribute names must match {MAP_NAME.pattern}: {', '.join(bad)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _green_lane_can_pass(self) -> Settings:
+        if self.green_lane_enabled:
+            self.green_lane()  # a window too short for the maximum is refused with the reason
+        return self
+
+    def green_lane(self) -> GreenLaneConfig | None:
+        """The learner's green lane configuration (None when the lane is off)."""
+        if not self.green_lane_enabled:
+            return None
+        return GreenLaneConfig(
+            max_miss_rate=self.green_lane_max_miss_rate,
+            cap=self.green_lane_score_cap,
+            window=self.green_lane_window,
+        )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import ApacheKafkaCluster, EmbeddedBroker, KafkaToolMissing, kafka_jars
+from streams.broker import (
+    ApacheKafkaCluster,
+    EmbeddedBroker,
+    KafkaToolMissing,
+    kafka_class_archive,
+    kafka_jars,
+)
 from streams.testing import Deployment, new_deployment
 
 # CI sets this: there, a missing java or mvn is a broken machine, not a reason to skip
@@ -56,7 +62,9 @@ def _apache_kafka(tmp_path_factory: pytest.TempPathFactory, nodes: int) -> Apach
         if os.environ.get(REQUIRE_APACHE_KAFKA) == "1":
             pytest.fail(f"{exc} ({REQUIRE_APACHE_KAFKA}=1)", pytrace=False)
         pytest.skip(str(exc))
-    return ApacheKafkaCluster(tmp_path_factory.mktemp(f"kafka{nodes}"), nodes=nodes, jars=jars)
+    # a class archive: each of the suite's ~25 node starts is ~1 s quicker
+    return ApacheKafkaCluster(tmp_path_factory.mktemp(f"kafka{nodes}"), nodes=nodes, jars=jars,
+                              class_archive=kafka_class_archive(jars))
 
 
 @pytest.fixture(scope="session")

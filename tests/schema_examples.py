@@ -130,6 +130,8 @@ def _verdict() -> dict[str, Any]:
         "event_time": _AT,
         "decided_at": datetime(2026, 3, 14, 9, 26, 53, 612000, tzinfo=UTC),
         "references": {"air_waybill": "176-12345675"},
+        "priority": 1.37,
+        "expected_recovery": Decimal("412.50"),
     }
 
 
@@ -155,6 +157,9 @@ def _scored() -> dict[str, Any]:
         "propensity": 0.95,
         "model_version": "courier-2026.03.14-0007",
         "decided_at": datetime(2026, 3, 14, 9, 26, 53, 612000, tzinfo=UTC),
+        "priority": 1.37,
+        "area": "excise",
+        "expected_recovery": Decimal("412.50"),
     }
 
 

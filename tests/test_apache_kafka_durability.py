@@ -45,7 +45,13 @@ from test_learning_loop import scrape, wait_for
 from learning.snapshot import Reassembler, unseal
 from schemas import AvroCodec
 from simulator import HubWorld
-from streams.broker import ApacheKafkaCluster, KafkaToolMissing, free_port, kafka_jars
+from streams.broker import (
+    ApacheKafkaCluster,
+    KafkaToolMissing,
+    free_port,
+    kafka_class_archive,
+    kafka_jars,
+)
 from streams.kafka_config import consumer_config, producer_config
 from streams.testing import Deployment, new_deployment
 from streams.topology import STREAM_SCHEMAS, STREAMS
@@ -153,7 +159,8 @@ def own_kafka(tmp_path: Path) -> Iterator[ApacheKafkaCluster]:
         if os.environ.get("RISKSTREAM_REQUIRE_APACHE_KAFKA") == "1":
             pytest.fail(f"{exc} (RISKSTREAM_REQUIRE_APACHE_KAFKA=1)", pytrace=False)
         pytest.skip(str(exc))
-    with ApacheKafkaCluster(tmp_path / "kafka", nodes=1, jars=jars) as running:
+    with ApacheKafkaCluster(tmp_path / "kafka", nodes=1, jars=jars,
+                            class_archive=kafka_class_archive(jars)) as running:
         yield running
 
 

@@ -190,7 +190,7 @@ def restore(cluster: ApacheKafkaCluster, node_id: int, deployment: Deployment) -
     """Start a node again and wait until it is back in every in-sync replica set."""
     if not cluster.node(node_id).running:
         cluster.start_node(node_id)
-    wait_for(lambda: in_sync_everywhere(cluster, deployment), 90, step_s=0.5)
+    wait_for(lambda: in_sync_everywhere(cluster, deployment), 90, step_s=0.1)
 
 
 def scenario(

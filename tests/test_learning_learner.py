@@ -267,3 +267,18 @@ def test_the_learner_pickles_whole(feed: Feed, probes: list[dict[str, Any]]) -> 
     feed_into(learner, feed[300:600])
     feed_into(copy, feed[300:600])
     assert fingerprint(copy, probes) == fingerprint(learner, probes)
+
+
+def test_the_learner_teaches_the_recovery_model_what_findings_recovered() -> None:
+    arrivals = learner_feed(3000, seed=5, streams=("courier",), rate=0.2)
+    learner = Learner(RiskModel(seed=1), CONFIG)
+    feed_into(learner, with_offsets(arrivals))
+    recovered = [amount for topic, r in arrivals if topic == "outcomes"
+                 and (amount := float(r["recovered_amount"])) > 0]
+    recovery = learner.model.ensemble("courier").recovery
+    assert recovery.amounts == len(recovered) > 30
+    assert recovery.mean_amount == pytest.approx(np.mean(recovered), rel=1e-9)
+    # a consignment now gets an expected recovery in EUR, on the amounts' scale
+    scored = next(r for topic, r in arrivals if topic == "scored")
+    expected = recovery.predict_one(scored["features"])
+    assert expected is not None and min(recovered) / 2 < expected < 2 * max(recovered)

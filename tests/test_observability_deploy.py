@@ -238,7 +238,9 @@ def test_dashboard_is_complete(path: Path) -> None:
         assert pos["x"] + pos["w"] <= 24, what
     if board["uid"] == "riskstream-operations":
         rows = [p["title"].split(":")[0] for p in board["panels"] if p["type"] == "row"]
-        assert rows == ["Flow", "Decisions", "Correctness", "Drift", "Workbench", "Plumbing"]
+        assert rows == [
+            "Flow", "Decisions", "Correctness", "Drift", "Green lane", "Workbench", "Plumbing"
+        ]
 
 
 def _catalogue_names() -> set[str]:

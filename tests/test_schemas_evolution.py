@@ -198,6 +198,22 @@ def test_added_field_with_default_keeps_old_and_new_readers_working() -> None:
     assert AvroCodec(registry=registry).decode("CourierConsignment", new_payload) == record
 
 
+@pytest.mark.parametrize("name", ["RiskVerdict", "ScoredRecord"])
+def test_green_lane_kinds_read_as_none_by_readers_of_v3(name: str) -> None:
+    """v4 added the green lane's selection kinds: a border system still reading with v3
+    sees a green release or audit as kind none (the enum's default), level unchanged."""
+    v2, v3 = catalog.history(name)[2], catalog.history(name)[3]
+    for kind, level in (("green", "release"), ("green_audit", "physical_inspection")):
+        record = {**example(name), "selection_kind": kind, "level": level}
+        payload = CODEC.encode(name, record)
+        assert payload[1:5] == fingerprint_id(v3).to_bytes(4, "big")
+        assert CODEC.decode(name, payload)["selection_kind"] == kind
+        old_fields = {f["name"] for f in v2["fields"]}
+        read = schemaless_reader(io.BytesIO(payload[5:]), v3, v2)
+        assert read == {k: v for k, v in {**record, "selection_kind": "none"}.items()
+                        if k in old_fields}
+
+
 def test_added_field_without_default_breaks_old_data_as_a_schema_error() -> None:
     # Why every new field needs a default: a writer that lacks a field the reader requires.
     v0_raw = catalog.raw_schema("PostalItem")

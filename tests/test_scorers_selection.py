@@ -246,7 +246,7 @@ def test_nan_scores_do_not_corrupt_the_window() -> None:
     for i in range(2000):
         score = math.nan if i % 13 == 0 else rng.random()
         policy.decide("postal", "LEJ", f"e{i}", score)
-    lane = policy._lanes[("postal", "LEJ")]
+    lane = policy._lanes[("postal", "LEJ", "")]
     assert lane.ranked == sorted(lane.ranked) and not any(math.isnan(s) for s in lane.ranked)
 
 
@@ -283,6 +283,7 @@ def test_random_share_zero_keeps_propensity_positive() -> None:
         ({"window": 0}, ["window"]),
         ({"window": 10.5}, ["window"]),
         ({"seed": "abc"}, ["seed"]),
+        ({"green_audit_share": 1.5}, ["green_audit_share", "[0, 1]"]),
     ],
 )
 def test_invalid_configuration_is_explained(kwargs: dict[str, object], words: list[str]) -> None:
@@ -313,3 +314,164 @@ def test_decide_cost_is_a_few_microseconds() -> None:
     per_call = (time.perf_counter() - start) / 40_000
     # about 5 µs here; the bound only catches accidental O(window) or worse regressions
     assert per_call < 100e-6
+
+
+def test_an_area_lane_holds_its_own_budget_beside_its_hub() -> None:
+    policy = SelectionPolicy(rates={"*": 0.05, "courier.*.excise": 0.2}, seed=4,
+                             areas={"excise": ["22", "24", "2710"]}, window=1000)
+    rng = random.Random(8)
+    picked = {"": 0, "excise": 0}
+    counted = {"": 0, "excise": 0}
+    for i in range(12_000):
+        hs = rng.choice(["220421", "240220", "271019", "851712", "610910", "940360"])
+        area = policy.area_of(hs)
+        decision = policy.decide("courier", "LEJ", f"e{i}", rng.random(), area=area)
+        assert decision.area == area
+        if i >= 2000:
+            counted[area] += 1
+            picked[area] += _selected(decision)
+    assert policy.area_of("2710") == "excise" and policy.area_of("27") == ""
+    assert picked["excise"] / counted["excise"] == pytest.approx(0.2, abs=0.02)
+    assert picked[""] / counted[""] == pytest.approx(0.05, abs=0.01)
+
+
+def test_revenue_ranking_picks_the_larger_recovery_at_equal_probability() -> None:
+    by_revenue = SelectionPolicy(rates={"*": 0.1}, ranking={"*": "revenue"}, random_share=0.0)
+    by_probability = SelectionPolicy(rates={"*": 0.1}, random_share=0.0)
+    rng = random.Random(2)
+    rows = [(rng.random(), rng.lognormvariate(0, 1)) for _ in range(6000)]
+    chosen = {}
+    for name, policy in (("revenue", by_revenue), ("probability", by_probability)):
+        decisions = [policy.decide("postal", "FRA", f"e{i}", p, recovery_ratio=r)
+                     for i, (p, r) in enumerate(rows)]
+        chosen[name] = [(p, r) for (p, r), d in zip(rows, decisions, strict=True)
+                        if _selected(d)]
+        assert len(chosen[name]) == pytest.approx(600, rel=0.1)  # the budget holds either way
+    revenue = {k: sum(p * r for p, r in v) for k, v in chosen.items()}
+    hits = {k: sum(p for p, _ in v) for k, v in chosen.items()}
+    assert revenue["revenue"] > 1.5 * revenue["probability"]
+    assert hits["revenue"] < hits["probability"]
+    # the key it ranked by is the decision's priority
+    decision = by_revenue.decide("postal", "FRA", "probe", 0.5, recovery_ratio=4.0)
+    assert decision.priority == 2.0
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"ranking": {"*": "profit"}}, ["ranking", "'probability', 'revenue'"]),
+    ({"ranking": {"courier.LEJ.excise": 1.0}}, ["area 'excise'", "LANE_AREAS"]),
+    ({"areas": {"excise": ["2a"]}}, ["area 'excise'", "prefixes of digits"]),
+])
+def test_invalid_ranking_and_areas_are_explained(kwargs: dict[str, object],
+                                                 words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        SelectionPolicy(**kwargs)  # type: ignore[arg-type]
+    for word in words:
+        assert word in str(info.value)
+
+
+# -- the green lane ----------------------------------------------------------------------------
+
+GREEN_SHARE = 0.4  # share of the traffic that qualifies for the green lane
+AUDIT = 0.05
+
+
+@pytest.fixture(scope="module")
+def green_run() -> tuple[SelectionPolicy, list[tuple[float, bool, bool, Decision]]]:
+    """One lane, 40% of it green (scores independent of the qualification), 1% rule hits."""
+    policy = SelectionPolicy(rates={"*": 0.05}, random_share=0.1, green_audit_share=AUDIT, seed=7)
+    rng = random.Random(17)
+    rows = []
+    for i in range(40_000):
+        score, green, rule = rng.random(), rng.random() < GREEN_SHARE, rng.random() < 0.01
+        decision = policy.decide("courier", "LEJ", f"g-{i}", score, rule, green=green)
+        rows.append((score, green, rule, decision))
+    return policy, rows
+
+
+def test_green_lane_releases_without_check_but_for_its_audits(
+    green_run: tuple[SelectionPolicy, list[tuple[float, bool, bool, Decision]]],
+) -> None:
+    _, rows = green_run
+    green = [(s, d) for s, g, rule, d in rows if g and not rule]
+    assert {(d.level, d.kind) for _, d in green} == {
+        ("release", "green"), ("physical_inspection", "green_audit")
+    }
+    # an always-inspect rule beats the green lane
+    assert all(d.kind == "rule" for _, g, rule, d in rows if g and rule)
+    # no document check, no model or random pick inside the lane, whatever the score
+    assert not any(d.level == "document_check" for _, d in green)
+    assert max(s for s, d in green if d.kind == "green") > 0.999
+
+
+def test_green_audit_propensities_match_frequencies(
+    green_run: tuple[SelectionPolicy, list[tuple[float, bool, bool, Decision]]],
+) -> None:
+    _, rows = green_run
+    green = [(s, d) for s, g, rule, d in rows if g and not rule]
+    assert {d.propensity for _, d in green} == {AUDIT}
+    audited = [s for s, d in green if d.kind == "green_audit"]
+    assert abs(len(audited) - len(green) * AUDIT) <= _binomial_slack(len(green), AUDIT)
+    assert all(d.sampled == (d.kind == "green_audit") for _, d in green)
+    # the audit draw ignores the score: audited events look like the whole lane
+    assert abs(sum(audited) / len(audited) - 0.5) < 0.05
+    # outside the lane, propensities stay honest as before
+    p_rand = 0.05 * 0.1
+    chancy = [d for _, g, rule, d in rows[-MEASURED:] if not g and d.propensity < 1.0]
+    assert all(d.propensity == pytest.approx(p_rand) for d in chancy)
+    picked = sum(_selected(d) for d in chancy)
+    assert all(d.kind == "random" for d in chancy if _selected(d))
+    assert abs(picked - len(chancy) * p_rand) <= _binomial_slack(len(chancy), p_rand)
+
+
+def test_green_lane_spends_only_its_audits_of_the_budget(
+    green_run: tuple[SelectionPolicy, list[tuple[float, bool, bool, Decision]]],
+) -> None:
+    policy, rows = green_run
+    rate = policy.rate_for("courier", "LEJ")
+    last = rows[-MEASURED:]
+    # the budget holds over all the lane's traffic, green events included
+    selected = sum(_selected(d) for *_, d in last)
+    assert abs(selected / MEASURED - rate) <= 0.1 * rate
+    # ...and what the green lane does not spend goes to the rest of the traffic
+    others = [d for _, g, rule, d in last if not g or rule]
+    expected = (rate - GREEN_SHARE * AUDIT) / (1 - GREEN_SHARE)
+    assert abs(sum(_selected(d) for d in others) / len(others) - expected) <= 0.1 * expected
+    # model picks are still the top of the non-green scores
+    for score, green, _, d in last:
+        if d.kind == "model":
+            assert not green and score >= d.threshold
+
+
+def test_green_lane_over_budget_keeps_its_audits() -> None:
+    # nearly all traffic green with audits above the budget: the model picks nothing
+    policy = SelectionPolicy(rates={"*": 0.02}, green_audit_share=0.05, window=1000, seed=3)
+    rng = random.Random(4)
+    decisions = [
+        policy.decide("postal", "FRA", f"e{i}", rng.random(), green=i % 10 != 0)
+        for i in range(6000)
+    ]
+    assert not any(d.kind == "model" for d in decisions[-3000:])
+    audits = sum(d.kind == "green_audit" for d in decisions)
+    assert abs(audits - 5400 * 0.05) <= _binomial_slack(5400, 0.05)
+
+
+def test_green_decisions_are_remembered_after_a_restart() -> None:
+    rng = random.Random(6)
+    events = [(f"e{i}", rng.random(), i % 3 == 0) for i in range(3000)]
+    policy = SelectionPolicy(green_audit_share=0.1, window=800, seed=2)
+    first = [policy.decide("courier", "LEJ", e, s, green=g) for e, s, g in events]
+    restarted = SelectionPolicy(green_audit_share=0.1, window=800, seed=2)
+    for (e, s, _), d in zip(events, first, strict=True):
+        restarted.remember("courier", "LEJ", e, s, d.level, d.kind, d.propensity)
+    lane = restarted._lanes[("courier", "LEJ", "")]
+    assert lane.green == sum(g for *_, g in events[-800:])
+    assert not any(math.isnan(s) for s in lane.ranked) and lane.ranked == sorted(lane.ranked)
+    # a re-delivered green event keeps its decision, even if it no longer qualifies
+    again = restarted.decide("courier", "LEJ", events[-3][0], 0.99, green=False)
+    assert (again.level, again.kind) == (first[-3].level, first[-3].kind)
+    assert first[-3].kind in ("green", "green_audit")
+    # the window goes on from there as it would have
+    more = [(f"n{i}", rng.random(), i % 3 == 0) for i in range(500)]
+    assert [policy.decide("courier", "LEJ", e, s, green=g) for e, s, g in more] == [
+        restarted.decide("courier", "LEJ", e, s, green=g) for e, s, g in more
+    ]

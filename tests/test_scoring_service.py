@@ -86,3 +86,33 @@ def test_a_scorer_failure_parks_the_event_and_the_stream_goes_on(
         f"unit.{stream2}.events", 0, 1, None, codec.encode(STREAM_SCHEMAS[stream2], record2)
     )
     assert ok.rejected is None
+
+
+def test_an_excise_lane_ranks_by_expected_revenue_and_verdicts_carry_it() -> None:
+    settings = Settings(topic_prefix="unit", lane_areas={"excise": ["22", "24"]},
+                        ranking={"courier.*.excise": "revenue"})
+    service = build_scoring_service(settings)
+    ensemble = service.model.ensemble("courier")
+    codec = AvroCodec()
+    events = [(s, r) for s, r in _events(300) if s == "courier"]
+    # teach the recovery model: a finding recovers a quarter of the declared value
+    for _, record in events[:200]:
+        made = ensemble.assess(record)
+        ensemble.learn_outcome(made.features, made.entities, made.sub_scores, True,
+                               recovered=0.25 * float(made.features.get("value_eur", 10.0)))
+    seen = {"excise": 0, "": 0}
+    for offset, (stream, record) in enumerate(events[200:]):
+        if offset % 2:  # half of them excise goods (spirits), half as declared
+            record = {**record, "hs_code": "220830"}
+        payload = codec.encode(STREAM_SCHEMAS[stream], record)
+        result = service.process("unit.courier.events", 0, offset, None, payload)
+        verdict = codec.decode("RiskVerdict", result.outbound[0].value)
+        scored = codec.decode("ScoredRecord", result.outbound[1].value)
+        assert verdict["expected_recovery"] is not None and verdict["expected_recovery"] > 0
+        area = scored["area"]
+        seen[area] += 1
+        ratio = ensemble.recovery.ratio_of(float(verdict["expected_recovery"]))
+        expected_priority = verdict["score"] * (ratio if area == "excise" else 1.0)
+        assert verdict["priority"] == pytest.approx(expected_priority, rel=1e-2)
+        assert scored["priority"] == verdict["priority"]
+    assert seen["excise"] == seen[""] == 50

@@ -350,6 +350,29 @@ def test_no_drift_without_drift_at() -> None:
     assert all(e.truth.regime in ("", "base") for e in events)
 
 
+def test_smugglers_hide_behind_trusted_parties_only_when_asked_and_after_the_drift() -> None:
+    rates = {"courier": {"hub_LEJ": 20.0}, "postal": {"hub_FRA": 5.0},
+             "passenger": {"hub_FRA": 5.0}}
+    plain = list(HubWorld(seed=3, drift_at=DRIFT_AT).events(START, SECONDS, rates))
+    abused = list(HubWorld(seed=3, drift_at=DRIFT_AT, trusted_abuse=0.5).events(
+        START, SECONDS, rates))
+    # until the drift, and without it, the world is the same event for event
+    before = sum(e.event_time < DRIFT_AT for e in plain)
+    assert [e.record for e in abused[:before]] == [e.record for e in plain[:before]]
+    certified = [e for e in of(abused[before:], "courier") if e.record["aeo_status"] != "none"]
+    # about half the illicit consignments now come from AEO traders, and the truth is kept
+    illicit = of([e for e in abused[before:] if e.truth.illicit], "courier")
+    share = sum(e.record["aeo_status"] != "none" for e in illicit) / len(illicit)
+    assert 0.35 < share < 0.6
+    assert illicit_share(certified) > 0.01
+    # disguised records are still valid records of their stream
+    schemas = {stream: fastavro.parse_schema(load_avsc(stream)) for stream in STREAMS}
+    smuggled = [e for e in abused[before:] if e.truth.illicit]
+    assert {e.stream for e in smuggled} == set(STREAMS)
+    for event in smuggled:
+        assert validate(event.record, schemas[event.stream], strict=True), event.event_id
+
+
 # -- speed -------------------------------------------------------------------------------------
 
 

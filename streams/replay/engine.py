@@ -145,7 +145,8 @@ def plan_replay(path: str | Path, mapping: ReplayMapping, options: ReplayOptions
 def warm_model(settings: Settings, plan: ReplayPlan) -> tuple[RiskModel, WarmStartReport]:
     """The configured model with the history learnt, as ``riskstream warm-start`` makes it."""
     model = build_model(settings)
-    named = ({**row.fields, "label": "1" if row.label else "0"} for row in plan.history)
+    named = ({**row.fields, "label": "1" if row.label else "0",
+              "recovered_amount": str(row.revenue)} for row in plan.history)
     pseudonymiser = Pseudonymiser(
         settings.pseudonym_key.get_secret_value().encode(),
         personal_attributes=with_personal(settings, plan.mapping).personal_attributes,

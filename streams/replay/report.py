@@ -1,12 +1,14 @@
 """The replay report: what the policy caught, and Precision@n% as customs research reports it.
 
 Every figure covers the live part of a replay and is recomputable from the per-row dump
-(``--dump-scores``: id, day, score, selected, kind, label, revenue, model version):
+(``--dump-scores``: id, day, score, selected, kind, label, revenue, model version, and the
+key the selection ranked by):
 
 * ``hit_rate``: illicit share of the rows the policy actually selected for inspection
   (model, random and rule picks alike);
 * ``precision_at[n]``, ``recall_at[n]`` for n = 1, 2, 5 and 10%: each day's rows are ranked
-  by score (ties: earlier arrival first), the top ``ceil(n * rows of the day)`` are taken, and
+  by the key their lane ranks by (the score, or under revenue ranking the expected revenue;
+  ties: earlier arrival first), the top ``ceil(n * rows of the day)`` are taken, and
   the picks of all days are pooled; precision is the illicit share of the picks, recall the
   share of all illicit rows that were picked;
 * ``revenue_at[n]``: share of all revenue (recovered amounts) in those picks, when the
@@ -30,6 +32,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from scorers.selection import NOT_SELECTED
+
 __all__ = [
     "DUMP_COLUMNS",
     "SHARES",
@@ -44,7 +48,9 @@ __all__ = [
 SHARES = (0.01, 0.02, 0.05, 0.1)
 """Inspection rates n of Precision@n%, as customs fraud research reports them."""
 
-DUMP_COLUMNS = ("id", "day", "score", "selected", "kind", "label", "revenue", "model_version")
+DUMP_COLUMNS = (
+    "id", "day", "score", "selected", "kind", "label", "revenue", "model_version", "priority",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,13 @@ class ScoredRow:
     label: bool
     revenue: float
     model_version: str
+    # the key the selection ranked the row by (its lane's ranking); None: the score
+    priority: float | None = None
+
+    @property
+    def rank(self) -> float:
+        """What the row is ranked by for Precision@n% and Revenue@n%: the lane's key."""
+        return self.score if self.priority is None else self.priority
 
     @classmethod
     def decided(
@@ -75,8 +88,10 @@ class ScoredRow:
         """The row of a replayed event from its verdict or scored record (both carry score,
         selection kind and model version)."""
         kind = str(decision["selection_kind"])
-        return cls(event_id, time, float(decision["score"]), kind != "none", kind, label,
-                   revenue, str(decision["model_version"]))
+        priority = decision.get("priority")
+        return cls(event_id, time, float(decision["score"]), kind not in NOT_SELECTED, kind, label,
+                   revenue, str(decision["model_version"]),
+                   None if priority is None else float(priority))
 
     @property
     def day(self) -> date:
@@ -154,7 +169,7 @@ def figures(
     hits = dict.fromkeys(shares, 0)
     recovered = dict.fromkeys(shares, 0.0)
     for _, day_rows in groupby(rows, key=lambda row: row.day):
-        ranked = sorted(day_rows, key=lambda row: -row.score)  # stable: earlier first on ties
+        ranked = sorted(day_rows, key=lambda row: -row.rank)  # stable: earlier first on ties
         for share in shares:
             top = ranked[: top_count(share, len(ranked))]
             picked[share] += len(top)
@@ -205,6 +220,7 @@ def write_dump(path: str | Path, rows: Iterable[ScoredRow]) -> int:
                     int(row.label),
                     repr(row.revenue),
                     row.model_version,
+                    "" if row.priority is None else repr(row.priority),
                 )
             )
             count += 1
