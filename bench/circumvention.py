@@ -105,7 +105,8 @@ def replay(world: World, workdir: Path, book: str | Path | None = None,
         scored = _CODEC.decode("ScoredRecord", result.outbound[1].value)
         fired = frozenset(n for n in NAMES if n in scored["sub_scores"])
         reasons = {r["code"]: r["text"] for r in verdict["reasons"] if r["code"] in NAMES}
-        seen.append(Seen(index[row.event_id], verdict["selection_kind"] != "none", fired,
+        inspected = verdict["selection_kind"] not in ("none", "green")  # green: released
+        seen.append(Seen(index[row.event_id], inspected, fired,
                          reasons))
 
     replay_in_process(plan, settings, options, Progress(len(plan.live), 0), observe)
