@@ -14,6 +14,10 @@ Learning is split the way the learner sees events:
   the supervised model, the entity profiles and the stacker, from what the scored record
   kept at scoring time. The stacker thus learns from out-of-sample sub-scores.
 
+Goods streams also run the circumvention checks (:mod:`scorers.circumvention`): origin
+against route, a sudden origin after a duty rise, a trader's switch after a finding. Each
+is one stacker input while it fires, and its reason is kept verbatim.
+
 The ensemble also speaks the scorer grammar on raw records (``learn_one``, ``score_one``,
 ``predict_proba_one``, ``explain_one``), which is what the contract tests check.
 """
@@ -28,6 +32,9 @@ from typing import Any, Protocol
 
 from scorers.anomaly import AnomalyScorer
 from scorers.base import Features, Reason
+from scorers.circumvention import NAMES as CIRCUMVENTION
+from scorers.circumvention import PREFIX as CIRCUMVENTION_PREFIX
+from scorers.circumvention import CircumventionBook, CircumventionChecks
 from scorers.features import check_stream, entities_for, features_for
 from scorers.profiles import ProfileScorer
 from scorers.recovery import RecoveryModel
@@ -76,6 +83,10 @@ _RULE_WEIGHT = {"calibrated": 1.0, "severity": 4.0}
 # Initial stacker weight of each entity kind's own lift (``profile.<kind>`` evidence): a
 # naive-Bayes sum would give every kind 1.0 and count correlated entities twice.
 PROFILE_KIND_WEIGHT = 0.5
+# Initial stacker weight of each circumvention check (``circumvention.<check>`` evidence), as
+# strong as valuation's and tariff's: domain evidence an officer acts on. A check that does
+# not fire gives no input at all, so it moves no score and learns nothing.
+CIRCUMVENTION_WEIGHT = 0.6
 PROFILE_EVIDENCE = ("per_kind", "combined")
 FALLBACK_REASON = Reason("score.none", "no risk indicator above threshold", 0.0)
 # Sub-scores whose evidence is one-sided: only a high value says something.
@@ -228,6 +239,9 @@ class StreamEnsemble:
     supervised_learning_rate
         SGD step of the supervised model. A constant step remembers only the last few
         hundred outcomes, and live outcomes are the inspected, high-scoring few.
+    circumvention_book
+        What the circumvention checks of a goods stream work from (re-labelling hubs,
+        trade-defence measures, the switch window); ``None``, an empty book: silent.
 
     Examples
     --------
@@ -273,6 +287,7 @@ class StreamEnsemble:
         rule_evidence: str = "calibrated",
         rule_prior_strength: float = 5.0,
         stacking: str = "stacked",
+        circumvention_book: CircumventionBook | None = None,
     ) -> None:
         check_stream(stream)
         if profile_evidence not in PROFILE_EVIDENCE:
@@ -308,6 +323,8 @@ class StreamEnsemble:
         self.rule_prior_strength = rule_prior_strength
         self.stacking = stacking
         self.rule_outcomes = RuleOutcomes(prior_strength=rule_prior_strength)
+        self.circumvention_book = circumvention_book
+        self.circumvention = CircumventionChecks(circumvention_book) if goods else None
         # shares the supervised model's encoder: one encoding of each event serves both
         self.recovery = RecoveryModel(encoder=self.supervised.encoder)
         prior_weights = {**dict(PRIOR_WEIGHTS), "rules": _RULE_WEIGHT[rule_evidence]}
@@ -315,7 +332,10 @@ class StreamEnsemble:
             tuple((k, w) for k, w in prior_weights.items() if goods or k not in _GOODS_ONLY),
             intercept_init=_logit(prior_rate),
             learning_rate=learning_rate,
-            prefix_weights=(("profile.", PROFILE_KIND_WEIGHT),),
+            prefix_weights=(
+                ("profile.", PROFILE_KIND_WEIGHT),
+                (CIRCUMVENTION_PREFIX, CIRCUMVENTION_WEIGHT),
+            ),
         )
         # running mean log-odds of the supervised and profile sub-scores over all observed
         # events: their neutral point, so that their evidence is centred on the typical event
@@ -336,8 +356,25 @@ class StreamEnsemble:
         state.setdefault("rule_prior_strength", 5.0)
         state.setdefault("stacking", "stacked")
         state.setdefault("rule_outcomes", RuleOutcomes())
+        # ...and before the circumvention checks: an empty book until configured
+        state.setdefault("circumvention_book", None)
+        if "circumvention" not in state:
+            goods = state.get("stream") in GOODS_STREAMS
+            state["circumvention"] = CircumventionChecks() if goods else None
+            stacker = state.get("stacker")
+            prefixes = getattr(stacker, "prefix_weights", None)
+            if stacker is not None and CIRCUMVENTION_PREFIX not in dict(prefixes or ()):
+                stacker.prefix_weights = (
+                    *(prefixes or ()), (CIRCUMVENTION_PREFIX, CIRCUMVENTION_WEIGHT)
+                )
         state.setdefault("recovery", RecoveryModel(encoder=state["supervised"].encoder))
         self.__dict__.update(state)
+
+    def configure_circumvention(self, book: CircumventionBook | None) -> None:
+        """Let the circumvention checks work from ``book``; what they learnt stays."""
+        self.circumvention_book = book
+        if self.circumvention is not None:
+            self.circumvention.configure(book if book is not None else CircumventionBook())
 
     def _profile_keys(self, features: Features, entities: Mapping[str, str]) -> dict[str, str]:
         """The entity keys the profiles rate; per-kind evidence adds the office and attr_*."""
@@ -383,6 +420,8 @@ class StreamEnsemble:
         if self.tariff is not None:
             sub["tariff"] = self.tariff.score_one(features)
         sub["anomaly"] = self.anomaly.score_one(features)
+        if self.circumvention is not None:  # only the checks that fire
+            sub.update(self.circumvention.scores_one(features, entities))
         return sub
 
     def _priced(self, features: Features) -> Features:
@@ -424,6 +463,10 @@ class StreamEnsemble:
             if value is not None:
                 z = _logit(value)
                 e[name] = z if z > 0.0 else 0.0
+        for name in CIRCUMVENTION:  # present only when the check fired
+            value = sub_scores.get(name)
+            if value is not None and value > 0.5:
+                e[name] = _logit(value)
         if "rules" in sub_scores:
             if self.rule_evidence == "calibrated":
                 # a record without its rules' ids (scored before calibration): as written
@@ -514,6 +557,13 @@ class StreamEnsemble:
         anomaly = weight.get("anomaly", 0.0)
         if anomaly >= self.min_evidence and sub["anomaly"] >= self.anomaly.explain_threshold:
             groups.append((anomaly, False, self.anomaly.explain_one(features)))
+        if self.circumvention is not None:
+            for name in CIRCUMVENTION:  # kept verbatim while the stacker counts it as risk
+                strength = weight.get(name, 0.0)
+                if strength > 0.0:
+                    groups.append(
+                        (strength, True, self.circumvention.explain_one(features, entities, name))
+                    )
         groups.sort(key=lambda g: g[0], reverse=True)
         reasons: list[Reason] = []
         for _, must_keep, group in groups:
@@ -528,10 +578,12 @@ class StreamEnsemble:
         """Learn the unsupervised parts from one scored event (call it for every event)."""
         if isinstance(assessment_or_record, Assessment):
             features = assessment_or_record.features
+            entities: Mapping[str, str] = assessment_or_record.entities
             sub = assessment_or_record.sub_scores
         else:
             features = features_for(self.stream, assessment_or_record)
-            sub = self.sub_scores_one(features, entities_for(self.stream, assessment_or_record))
+            entities = entities_for(self.stream, assessment_or_record)
+            sub = self.sub_scores_one(features, entities)
         for name, running in self.neutral.items():
             if name in sub:
                 running[0] = min(running[0] + 1.0, _NEUTRAL_MEMORY)
@@ -542,6 +594,8 @@ class StreamEnsemble:
         if self.tariff is not None:
             self.tariff.learn_one(features)
         self.anomaly.learn_one(features)
+        if self.circumvention is not None:
+            self.circumvention.observe(features, entities)
         self.observed += 1
 
     def learn_outcome(
@@ -563,6 +617,8 @@ class StreamEnsemble:
         finding = bool(y)
         self.supervised.learn_one(features, finding, weight)
         self.profiles.learn_one(self._profile_keys(features, entities), finding, day=day)
+        if self.circumvention is not None:
+            self.circumvention.learn_outcome(features, entities, finding, day)
         evidence = self.evidence(sub_scores, features)
         hits = rule_hits(sub_scores)
         if hits:  # what the rest of the model expected of this rule hit

@@ -14,6 +14,7 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from scorers.base import Features
+from scorers.circumvention import CircumventionBook
 from scorers.ensemble import Assessment, RuleBookLike, StreamEnsemble
 from scorers.features import STREAMS, check_stream
 
@@ -34,6 +35,9 @@ class RiskModel:
     options
         Further :class:`StreamEnsemble` parameters for every stream (``parts``,
         ``profile_evidence``, ``prior_strength``...), as the configuration gives them.
+    circumvention
+        The analysts' circumvention book (re-labelling hubs, trade-defence measures, the
+        switch window) for the goods streams' circumvention checks, or ``None`` (silent).
 
     Examples
     --------
@@ -64,6 +68,7 @@ class RiskModel:
         rulebook: RuleBookLike | None = None,
         prior_rate: float = 0.05,
         options: Mapping[str, Any] | None = None,
+        circumvention: CircumventionBook | None = None,
     ) -> None:
         self.seed = seed
         self.version = version
@@ -71,12 +76,17 @@ class RiskModel:
         self.prior_rate = prior_rate
         self.river_version = package_version("river")
         self.options = dict(options or {})
+        self.circumvention = circumvention
         self.ensembles: dict[str, StreamEnsemble] = {
             stream: StreamEnsemble(
-                stream, seed=seed, rulebook=rulebook, prior_rate=prior_rate, **self.options
+                stream, seed=seed, rulebook=rulebook, prior_rate=prior_rate,
+                circumvention_book=circumvention, **self.options,
             )
             for stream in STREAMS
         }
+
+    # a model pickled before the circumvention checks existed has no book
+    circumvention: CircumventionBook | None = None
 
     def ensemble(self, stream: str) -> StreamEnsemble:
         """The ensemble of ``stream``, with a clear error for an unknown stream."""
@@ -108,19 +118,30 @@ class RiskModel:
             features, entities, sub_scores, y, weight, day, recovered
         )
 
-    # -- privacy: the only personal-derived state is the entity profiles' token keys --------
+    # -- privacy: the personal-derived state is the entity profiles' token keys, and the ----
+    # -- circumvention switch check's per-trader records, which follow them -----------------
 
     def forget_older_than(self, cutoff_days: Mapping[str, int]) -> int:
         """Retention: drop each stream's personal profile keys last inspected before its
-        cut-off day (see :func:`~scorers.profiles.day_number`); return how many went."""
-        return sum(
-            self.ensemble(stream).profiles.forget_older_than(day)
-            for stream, day in cutoff_days.items()
-        )
+        cut-off day (see :func:`~scorers.profiles.day_number`); return how many went. The
+        switch check's trader records older than the cut-off go too (not counted)."""
+        dropped = 0
+        for stream, day in cutoff_days.items():
+            ensemble = self.ensemble(stream)
+            dropped += ensemble.profiles.forget_older_than(day)
+            if ensemble.circumvention is not None:
+                ensemble.circumvention.forget_older_than(day)
+        return dropped
 
     def erase(self, tokens: Collection[str]) -> int:
-        """Erasure on request: drop every profile key built from one of a subject's tokens."""
-        return sum(e.profiles.forget_tokens(tokens) for e in self.ensembles.values())
+        """Erasure on request: drop every profile key built from one of a subject's tokens,
+        and the switch check's records of them; return how many profile keys went."""
+        dropped = 0
+        for ensemble in self.ensembles.values():
+            dropped += ensemble.profiles.forget_tokens(tokens)
+            if ensemble.circumvention is not None:
+                ensemble.circumvention.forget_tokens(tokens)
+        return dropped
 
     def carry_over(
         self, stream: str, entities: Mapping[str, str], previous: Mapping[str, str]
@@ -130,12 +151,21 @@ class RiskModel:
         ``previous`` holds, by entity kind, the token the previous pseudonymisation key gives
         the same subject; returns how many profiles moved.
         """
-        profiles = self.ensemble(stream).profiles
-        return sum(
-            profiles.carry_over(kind, old, entities[kind])
-            for kind, old in previous.items()
-            if kind in entities
-        )
+        ensemble = self.ensemble(stream)
+        moved = 0
+        for kind, old in previous.items():
+            if kind not in entities:
+                continue
+            moved += ensemble.profiles.carry_over(kind, old, entities[kind])
+            if ensemble.circumvention is not None:
+                ensemble.circumvention.carry_over(kind, old, entities[kind])
+        return moved
+
+    def set_circumvention(self, book: CircumventionBook | None) -> None:
+        """Swap the analysts' circumvention book in every stream; what was learnt stays."""
+        self.circumvention = book
+        for ensemble in self.ensembles.values():
+            ensemble.configure_circumvention(book)
 
     def set_rulebook(self, rulebook: RuleBookLike | None) -> None:
         """Swap the analysts' rules in every stream without touching what was learnt."""

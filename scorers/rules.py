@@ -72,7 +72,8 @@ _NUMERIC_FEATURES = frozenset({
 })  # fmt: skip
 _TEXT_FEATURES = frozenset({
     "stream", "hub", "hs_chapter", "hs_heading", "hs6", "origin_country", "category", "carrier",
-    "departure_airport", "payment_form", "description",
+    "departure_airport", "payment_form", "description", "dispatch_airport", "dispatch_country",
+    "transit_airports", "event_date",
 })  # fmt: skip
 # Flags whose encoding (bool or 0/1) is the feature extractor's choice: left untyped.
 _FLAG_FEATURES = frozenset({

@@ -15,6 +15,11 @@ worlds are shaped like national import-declaration data instead:
 Every world covers 18 months from 2024-01-01: 12 months of history, 6 live months, of which
 the last 3 are judged (``measure_from``). Same preset and seed give the same rows.
 
+``generate(..., circumvention=patterns)`` gives the same world with routes, habitual
+importers and the circumvention patterns named planted (:mod:`simulator.circumvention`);
+``circumvention=()`` is its clean counterpart. Without the option a world is as it always
+was, row for row.
+
 >>> world = generate("national_imports", seed=1, scale=0.02)
 >>> len(world.rows), world.columns[:4], world.rows[0]["declaration_id"]
 (700, ('declaration_id', 'registered_at', 'office', 'importer'), 'national_imports-1-0000000')
@@ -27,6 +32,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +40,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from simulator.circumvention import Planted, plant
 
 __all__ = ["PRESETS", "SEEDS", "World", "WorldSpec", "daily_bursts", "generate"]
 
@@ -98,6 +106,15 @@ class World:
     measure_from: datetime
     base_rate: float
     truth: list[float] = field(default_factory=list)
+    circumvention: Planted | None = None  # routes, habits and patterns, when asked for
+
+    def write_circumvention(self, path: str | Path) -> None:
+        """Write the circumvention book customs has for this world, for
+        ``RISKSTREAM_CIRCUMVENTION_FILE``."""
+        if self.circumvention is None:
+            raise ValueError(f"world {self.name} was generated without circumvention")
+        Path(path).write_text(yaml.safe_dump(self.circumvention.book, sort_keys=False),
+                              encoding="utf-8")
 
     def write_csv(self, path: str | Path) -> None:
         with Path(path).open("w", newline="", encoding="utf-8") as handle:
@@ -143,8 +160,12 @@ def _zipf(rng: np.random.Generator, size: int, exponent: float) -> np.ndarray:
     return rng.permutation(weights / weights.sum())
 
 
-def generate(preset: str, seed: int, scale: float = 1.0) -> World:
-    """The world ``preset`` for ``seed``, with ``scale`` times its rows."""
+def generate(
+    preset: str, seed: int, scale: float = 1.0, circumvention: Collection[str] | None = None
+) -> World:
+    """The world ``preset`` for ``seed``, with ``scale`` times its rows; with
+    ``circumvention`` (pattern names of :data:`simulator.circumvention.PATTERNS`, or none for
+    the clean counterpart), with routes, habitual importers and those patterns planted."""
     spec = PRESETS[preset]
     rng = _rng(preset, seed)
     n = max(100, int(spec.rows * scale))
@@ -213,6 +234,13 @@ def generate(preset: str, seed: int, scale: float = 1.0) -> World:
         }
         rows.append(row)
         truth.append(p)
+    planted = None
+    if circumvention is not None:
+        planted = plant(rows, truth, preset, seed, circumvention, hs_codes, unit_price,
+                        spec.detection, spec.value_scale)
+        columns = (*columns[:columns.index("origin") + 1], "route",
+                   *columns[columns.index("origin") + 1:])
+        found_count = sum(row["fraud"] == "1" for row in rows)
     mapping = {
         "stream": "courier", "id": "declaration_id", "time": "registered_at", "label": "fraud",
         "revenue": "recovered", "hub": "office", "hs_code": "hs6", "value": "value",
@@ -222,5 +250,7 @@ def generate(preset: str, seed: int, scale: float = 1.0) -> World:
         "defaults": {"destination_country": "XX", "goods_description": "", "air_waybill": "",
                      "pieces": "1"},
     }
+    if planted is not None:
+        mapping["fields"] = {"route": "route"}
     return World(preset, seed, columns, rows, mapping, LEARN_UNTIL, MEASURE_FROM,
-                 found_count / n, truth)
+                 found_count / n, truth, planted)

@@ -7,6 +7,7 @@ from pathlib import Path
 from learning.snapshot import seal, unseal
 from schemas import AvroCodec, Pseudonymiser
 from schemas.sealing import PayloadSeal
+from scorers.circumvention import CircumventionBook
 from scorers.green_lane import GreenLane
 from scorers.model import RiskModel
 from scorers.rules import RuleBook
@@ -43,11 +44,14 @@ def build_green_lane(settings: Settings) -> GreenLane | None:
 def build_model(settings: Settings) -> RiskModel:
     """The configured warm-start model if there is one, otherwise a fresh one."""
     rulebook = RuleBook.from_yaml(settings.rules_file)
+    circumvention = CircumventionBook.from_yaml(settings.circumvention_file)
     if settings.model_file:
         model = read_model_file(settings, settings.model_file)
         model.set_rulebook(rulebook)  # the analysts' current rules, not the ones at training
+        model.set_circumvention(circumvention)  # ...and their current circumvention book
         return model
-    return RiskModel(seed=settings.seed, rulebook=rulebook, options=settings.ensemble)
+    return RiskModel(seed=settings.seed, rulebook=rulebook, options=settings.ensemble,
+                     circumvention=circumvention)
 
 
 def write_model_file(settings: Settings, model: RiskModel, path: str | Path) -> int:

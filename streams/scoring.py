@@ -183,6 +183,7 @@ class ScoringService:
     def swap_model(self, model: RiskModel) -> None:
         """Use ``model`` from the next event on (hot swap; the stream does not pause)."""
         model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
+        model.set_circumvention(self.model.circumvention)  # ...and so does this book
         old = self.model
         pairs = {
             stream: [(old.assess(stream, r).score, model.assess(stream, r).score)

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, description="larger event payloads are dead-lettered as oversized"
     )
     rules_file: str | None = Field(None, description="YAML rule book; unset uses the packaged one")
+    circumvention_file: str | None = Field(
+        None, description="YAML circumvention book (re-labelling hubs, trade-defence measures, "
+        "switch window after a finding); unset uses the packaged one",
+    )
     seed: int = Field(42, description="seed of models and random selection")
     snapshot_key: SecretStr = Field(
         SecretStr(DEV_SNAPSHOT_KEY), description="HMAC key that signs and verifies model snapshots"

@@ -205,4 +205,8 @@ def test_green_lane_stays_under_its_maximum_miss_rate_through_a_drift() -> None:
     assert overall < MAX_MISS_RATE
     assert under == len(run.windows) and worst < MAX_MISS_RATE
     assert coverage >= 0.9 and len(run.windows) >= 10
-    assert run.lane.narrowed >= 1, "the lane narrowed by itself after the drift"
+    # the lane narrows by itself whenever a full window's bound passes the maximum (seed 1
+    # never needed to since the budget ledger; tests/test_learning_green_lane.py drives it)
+    over = [e for _, _, _, e in run.windows
+            if e.audits >= run.lane.window and e.upper > MAX_MISS_RATE]
+    assert run.lane.narrowed >= (1 if over else 0)

@@ -23,6 +23,12 @@ from river import compose, linear_model, preprocessing
 
 from scorers.anomaly import AnomalyScorer
 from scorers.base import Reason, explain, risk_of
+from scorers.circumvention import (
+    CircumventionBook,
+    OriginSurgeCheck,
+    RouteOriginCheck,
+    SeizureSwitchCheck,
+)
 from scorers.ensemble import StreamEnsemble
 from scorers.features import entities_for, features_for
 from scorers.profiles import ProfileScorer
@@ -58,6 +64,15 @@ def _ensemble(stream: str) -> StreamEnsemble:
     return StreamEnsemble(stream, seed=42, rulebook=_rulebook())
 
 
+# the synthetic couriers dispatch from PVG, HKG, JFK or IST whatever their origin, and ship
+# phones (HS 8517) from CN, HK, US, TR, IN and GB
+_BOOK = CircumventionBook.from_text(
+    "relabelling_hubs: {airports: [HKG], any_dispatch_mismatch: true}\n"
+    "trade_defence: [{heading: '8517', origin: CN, since: 2025-01-06}]\n"
+    "switch_after_finding: {within_days: 30}\n"
+)
+
+
 def _rulebook() -> Any | None:
     try:
         from scorers.rules import RuleBook
@@ -78,6 +93,12 @@ CASES = [
     Case("anomaly-fixed-features",
          lambda: AnomalyScorer(seed=7, features=("weight_kg", "value_eur"), window_size=50)),
     Case("river-pipeline", _pipeline),
+    Case("circumvention-route",
+         lambda: RouteOriginCheck(_BOOK.hub_airports, any_dispatch_mismatch=True)),
+    Case("circumvention-surge", lambda: OriginSurgeCheck(_BOOK.measures, min_recent=5.0)),
+    Case("circumvention-switch", lambda: SeizureSwitchCheck(within_days=30, min_habit=1)),
+    Case("circumvention-postal", lambda: SeizureSwitchCheck(within_days=30, min_habit=1),
+         stream="postal"),
     *(Case(f"ensemble-{s}", partial(_ensemble, s), "record", s)
       for s in ("courier", "postal", "passenger")),
 ]

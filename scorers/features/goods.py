@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+
+from scorers.features.airports import AIRPORT_COUNTRY
 
 # Fixed reference rates (EUR per unit, rounded 2024 averages). Risk scoring needs orders of
 # magnitude, not the rate of the day, and a fixed table keeps replays reproducible.
@@ -152,15 +155,51 @@ def description_features(description: str | None) -> dict[str, Any]:
 
 
 def route_features(route: Any) -> dict[str, Any]:
-    """Route length and transshipment, when the event carries a route at all."""
+    """Route length and transshipment, when the event carries a route at all; where it was
+    dispatched from (the first airport, and its country when known) and the airports it
+    changed planes at on the way (between the first and the last).
+
+    >>> route_features(["PVG", "HKG", "LEJ"])
+    {'route_length': 3, 'transshipment': True, 'dispatch_airport': 'PVG', 'dispatch_country': 'CN', 'transit_airports': 'HKG'}
+    >>> route_features(["XYZ", "LEJ"])
+    {'route_length': 2, 'transshipment': False, 'dispatch_airport': 'XYZ'}
+    """  # noqa: E501
     if not isinstance(route, list | tuple) or not route:
         return {}
     stops = [str(stop) for stop in route]
-    return {
+    x: dict[str, Any] = {
         "route_length": len(stops),
         # any airport between the first and the last one is a transshipment point
         "transshipment": len(set(stops[1:-1]) - {stops[0], stops[-1]}) > 0,
     }
+    if dispatch := stops[0].strip().upper():
+        x["dispatch_airport"] = dispatch
+        if (country := AIRPORT_COUNTRY.get(dispatch)) is not None:
+            x["dispatch_country"] = country
+    transits = [code for stop in stops[1:-1] if (code := stop.strip().upper())]
+    if transits:
+        x["transit_airports"] = ">".join(transits)
+    return x
+
+
+def event_date(record: Mapping[str, Any]) -> dict[str, str]:
+    """The UTC day of the event, as ``event_date`` (ISO text: no model takes it as a number),
+    for the checks that compare events over days.
+
+    >>> from datetime import datetime, timezone
+    >>> event_date({"event_time": datetime(2025, 3, 1, 23, 30, tzinfo=timezone.utc)})
+    {'event_date': '2025-03-01'}
+    >>> event_date({"event_time": 1740873600000}), event_date({})
+    ({'event_date': '2025-03-02'}, {})
+    """
+    value = record.get("event_time")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return {}  # a naive time is rejected by validation; guess nothing here
+        return {"event_date": value.astimezone(UTC).date().isoformat()}
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return {"event_date": datetime.fromtimestamp(value / 1000.0, UTC).date().isoformat()}
+    return {}
 
 
 def classification_features(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from scorers.features.goods import (
     completeness,
     declared_fields,
     description_features,
+    event_date,
     hs_levels,
     text,
     value_features,
@@ -41,6 +42,7 @@ def features(record: Mapping[str, Any]) -> dict[str, Any]:
     x.update(description_features(text(record, "goods_description")))
     x["completeness"] = completeness(record, OPTIONAL_FIELDS)
     x.update(declared_fields(record))
+    x.update(event_date(record))
     return x
 
 

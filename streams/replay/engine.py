@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -52,6 +52,7 @@ from streams.learner import new_learner, snapshot_extra
 from streams.replay.mapping import MappedRow, ReadResult, ReplayMapping, read_rows
 from streams.replay.report import ScoredRow, budget_use
 from streams.runtime import build_model, build_scoring_service, write_model_file
+from streams.scoring import ScoringResult
 from streams.settings import Settings
 
 __all__ = [
@@ -272,9 +273,17 @@ class _Clock:
 
 
 def replay_in_process(
-    plan: ReplayPlan, settings: Settings, options: ReplayOptions, progress: Progress
+    plan: ReplayPlan,
+    settings: Settings,
+    options: ReplayOptions,
+    progress: Progress,
+    observer: Callable[[MappedRow, ScoringResult], None] | None = None,
 ) -> tuple[LiveRun, WarmStartReport]:
-    """Replay the plan through a scoring service and a learner in this process."""
+    """Replay the plan through a scoring service and a learner in this process.
+
+    ``observer`` sees every live row with what scoring it produced (the encoded verdict and
+    scored record among its outbound records), e.g. to read the verdicts' reasons.
+    """
     warm, history = warm_model(settings, plan)
     stream, mapping = plan.mapping.stream, plan.mapping
     key = settings.snapshot_key.get_secret_value().encode()
@@ -318,6 +327,8 @@ def replay_in_process(
             value = codec.encode(mapping.schema, mapping.record(row))
             result = service.process(topic, 0, offsets["events"], row.event_id.encode(), value)
             offsets["events"] += 1
+            if observer is not None:
+                observer(row, result)
             if result.rejected is not None:
                 run.rejected += 1
                 run.rejected_reasons[result.rejected] += 1

@@ -63,6 +63,7 @@ _SHARED = (
     "document_check_rate",
     "selection_window",
     "rules_file",
+    "circumvention_file",
     "pseudonym_key",
     "snapshot_key",
     "pending_ttl_s",
