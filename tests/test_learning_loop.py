@@ -239,7 +239,16 @@ def test_sigkilled_learner_loses_nothing_and_applies_nothing_twice(
     _produce_feed(killed, feed, start=half)
     port = free_port()
     with killed.process("learner", name="learner-2", RISKSTREAM_METRICS_PORT=str(port), **env):
-        wait_for(lambda: done(port), 90)
+        # the restart waits out the killed member's session before it gets the partitions
+        # (a loaded CI machine once took longer than 90 s): say what it saw if it never ends
+        try:
+            wait_for(lambda: done(port), 180)
+        except AssertionError:
+            seen = scrape(port)
+            counted = [seen.get(f"riskstream_learner_records_total{{fate=seen,input={topic}}}")
+                       for topic in ("scored", "outcomes")]
+            raise AssertionError(f"restarted learner saw {counted[0]} of {n_scored} scored, "
+                                 f"{counted[1]} of {n_outcomes} outcomes") from None
         wait_for(lambda: _state_published(killed, n_scored, n_outcomes), 10)
     resumed = _final_state(killed, n_scored, n_outcomes)
     assert "learner resumes" in (killed.workdir / "learner-2.log").read_text(), (
