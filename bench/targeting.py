@@ -357,7 +357,7 @@ def readme_table(report: Mapping[str, Any]) -> str:
     """The README's targeting tables: mean over seeds per world, then the issue's margins on
     every world and seed, from the report."""
     return (summary_table(report) + "\n\n" + margins_table(report) + "\n\n"
-            + revenue_table(report))
+            + revenue_table(report) + "\n\n" + budget_table(report))
 
 
 def margins_table(report: Mapping[str, Any]) -> str:
@@ -400,6 +400,24 @@ def revenue_table(report: Mapping[str, Any]) -> str:
         lines.append(f"| {row['world']} | {row['seed']} | {row['revenue5_probability']:.3f} | "
                      f"{row['revenue5_revenue']:.3f} | {row['p5_probability']:.3f} | "
                      f"{row['p5_revenue']:.3f} |")
+    return "\n".join(lines)
+
+
+def budget_table(report: Mapping[str, Any]) -> str:
+    """How riskstream's lanes (one per customs office) kept their budget per day, per world
+    and seed: periods within 5% or one inspection of their allowance, and the selections of
+    the six live months against what they allowed."""
+    lines = [
+        "| world | seed | office-days kept | selected | allowed | rule overflow |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in report["worlds"]:
+        kept = entry["systems"]["riskstream"].get("budget")
+        if not kept or not kept["periods"]:
+            continue
+        lines.append(f"| {entry['name']} | {entry['seed']} | {kept['within']:,} of "
+                     f"{kept['periods']:,} | {kept['selected']} | {kept['allowed']} | "
+                     f"{kept['rule_overflow']} |")
     return "\n".join(lines)
 
 
