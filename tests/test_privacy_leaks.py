@@ -83,7 +83,7 @@ def test_personal_values_never_appear_in_clear_text(deployment: Deployment) -> N
         deployment.read_topic(deployment.topology.verdicts, until=valid, timeout_s=90)
         # the learner observes the scored records and publishes its state
         wait_for(lambda: any(meta["offsets"].get("scored", 0) >= valid
-                             for meta, _ in model_snapshots(deployment, kind="learner")), 30)
+                             for meta, _ in model_snapshots(deployment, kind="learner")), 90)
         exposition = b"".join(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
             for port in (worker_port, learner_port)

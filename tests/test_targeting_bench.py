@@ -4,8 +4,9 @@ bench/targeting.json has the full figures on every world and seed, including tho
 riskstream misses the issue's margin. This test holds, on one fixed small world (national
 import declarations, seed 1, 30% of its rows: 10,500), the margin that riskstream reaches
 there, so that a regression in the learning core shows in make test. Measured with today's
-defaults (empirical-Bayes profile shrinkage, calibrated rules): P@5% 0.461 against the River
-target-encoding baseline's 0.422 (1.09x) and ROC AUC 0.735 against 0.679. The test asks for
+defaults (empirical-Bayes profile shrinkage, calibrated rules, the budget held per day):
+P@5% 0.469 against the River target-encoding baseline's 0.422 (1.11x) and ROC AUC 0.737
+against 0.679. The test asks for
 1.05x the baseline's P@5%, 0.02 more ROC AUC, and 2x random.
 """
 

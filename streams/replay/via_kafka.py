@@ -96,6 +96,9 @@ def child_env(settings: Settings, model_file: Path) -> dict[str, str]:
             "RISKSTREAM_MODEL_FILE": str(model_file),
             "RISKSTREAM_SNAPSHOT_EVERY_OUTCOMES": "1",
             "RISKSTREAM_SNAPSHOT_EVERY_S": "1000000000",  # never by time: swap points as in process
+            # the worker decides on wall-clock time, so replayed days cannot be its budget's
+            # periods: the sliding window alone holds the rate (as RISKSTREAM_BUDGET_PERIOD=none)
+            "RISKSTREAM_BUDGET_PERIOD": "none",
         }
     )
     return env
