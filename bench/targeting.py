@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +133,16 @@ def measured(rows: Sequence[ScoredRow], world: World) -> dict[str, Any]:
 
 #: riskstream ranking every lane by expected revenue (probability x expected recovery)
 REVENUE_RANKING = {"ranking": {"*": "revenue"}}
+#: the riskstream systems of the report, by the settings each replays with
+RISKSTREAM_SYSTEMS: dict[str, Mapping[str, Any]] = {
+    "riskstream": {}, "riskstream_revenue": REVENUE_RANKING,
+}
 
 
 def systems(with_gbdt: bool = True) -> dict[str, Callable[[World, Path], list[ScoredRow]]]:
     chosen: dict[str, Callable[[World, Path], list[ScoredRow]]] = {
-        "riskstream": riskstream,
-        "riskstream_revenue": lambda world, workdir: riskstream(world, workdir, REVENUE_RANKING),
+        **{name: partial(riskstream, update=update)
+           for name, update in RISKSTREAM_SYSTEMS.items()},
         "baseline_river_te": lambda world, _: river_te(world, BUDGET),
         "random": lambda world, _: random_selection(world),
     }
@@ -155,7 +160,7 @@ def _update_of(name: str) -> Mapping[str, Any] | None:
     """The settings a riskstream system replays with (None: not a riskstream system)."""
     if name.startswith("riskstream["):
         return ABLATIONS[name[len("riskstream["):-1]]
-    return {"riskstream": {}, "riskstream_revenue": REVENUE_RANKING}.get(name)
+    return RISKSTREAM_SYSTEMS.get(name)
 
 
 def budget_kept(lanes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

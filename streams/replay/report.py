@@ -219,14 +219,12 @@ def budget_use(ledgers: Mapping[tuple[str, str, str], Sequence[Ledger]]) -> dict
         periods = [p for p in periods if p.arrivals]
         if not periods:
             continue
-        within, worst, deviations = 0, 0.0, []
+        within, deviations = 0, []
         for p in periods:
-            counted = p.selected - p.overflow
-            off = counted - (p.budget + p.carry)
+            off = p.selected - p.overflow - (p.budget + p.carry)
             within += abs(off) <= max(BUDGET_TOLERANCE * p.budget, 1.0)
             if p.budget >= 20:
                 deviations.append(off / p.budget)
-                worst = max(worst, abs(off) / p.budget)
         name = ".".join(part for part in (stream, hub, area) if part)
         lanes[name] = {
             "periods": len(periods),
@@ -235,7 +233,7 @@ def budget_use(ledgers: Mapping[tuple[str, str, str], Sequence[Ledger]]) -> dict
             "selected": sum(p.selected for p in periods),
             "allowed": round(sum(p.budget for p in periods), 2),
             "rule_overflow": sum(p.overflow for p in periods),
-            "worst": round(worst, 4),
+            "worst": round(max((abs(d) for d in deviations), default=0.0), 4),
             "deviation_range": [round(min(deviations), 4), round(max(deviations), 4)]
             if deviations else None,
         }
