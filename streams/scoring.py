@@ -138,8 +138,9 @@ class ScoringService:
         self.payload_protection = payload_protection
         self.green_lane = green_lane
         self.budget_period = budget_period
-        # recent decoded, pseudonymised events per stream (in memory only), to rescale with
-        self._recent: dict[str, deque[Mapping[str, Any]]] = {
+        # recent decoded, pseudonymised events per stream (in memory only), to rescale with:
+        # [record, its score, the model that gave it], so a swap assesses each only once more
+        self._recent: dict[str, deque[list[Any]]] = {
             stream: deque(maxlen=self.RESCALE_SAMPLE) for stream in STREAMS
         }
         self._rescale: tuple[RiskModel, dict[str, list[tuple[float, float]]]] | None = None
@@ -185,13 +186,20 @@ class ScoringService:
         model.set_rulebook(self.model.rulebook)  # rules come from the analysts' file
         model.set_circumvention(self.model.circumvention)  # ...and so does this book
         old = self.model
-        pairs = {
-            stream: [(old.assess(stream, r).score, model.assess(stream, r).score)
-                     for r in list(recent)]  # list(): one atomic copy, the stream goes on
-            for stream, recent in self._recent.items() if recent
-        }
+        if model is old:  # the same model again (in process, a snapshot may be the model)
+            return
+        pairs: dict[str, list[tuple[float, float]]] = {}
+        for stream, recent in self._recent.items():
+            pairs[stream] = []
+            for entry in list(recent):  # list(): one atomic copy, the stream goes on
+                record, score, scored_by = entry
+                if scored_by is not old:  # decided before the last swap: on another scale
+                    score = old.assess(stream, record).score
+                new = model.assess(stream, record).score
+                pairs[stream].append((score, new))
+                entry[1:] = [new, model]  # the next swap pairs against this one's scale
         # the scoring thread carries the windows over before the new model's first decision
-        self._rescale = (model, pairs)
+        self._rescale = (model, {stream: p for stream, p in pairs.items() if p})
         self.model = model
 
     def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
@@ -253,7 +261,7 @@ class ScoringService:
             stream, hub, event_id, assessment.score, assessment.always_inspect,
             assessment.recovery_ratio, area, green=green is not None, period=period,
         )
-        self._recent[stream].append(record)
+        self._recent[stream].append([record, assessment.score, model])
         expected_recovery = _money(assessment.expected_recovery)
         shown = assessment.reasons
         if green is not None and decision.kind in GREEN_KINDS:
