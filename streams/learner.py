@@ -150,6 +150,7 @@ class LearnerProcess:
         self.previous: Learner | None = None  # held while the group re-forms
         self.republish = False
         self.last_state_snapshot = -math.inf
+        self.state_offsets: dict[str, int] | None = None  # what the last state covered
         self.last_log_check = -math.inf
         self.lag = metrics.LagProbe()
 
@@ -203,6 +204,8 @@ class LearnerProcess:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         learner = self.learner = self._resume()
+        if self.state_offsets is None:  # a resumed state is published already
+            self.state_offsets = dict(learner.offsets)
         self.merge = TwoWayMerge((SCORED, OUTCOMES))
         for tp in partitions:
             self._rewind_if_reset(tp.topic)
@@ -420,18 +423,26 @@ class LearnerProcess:
             return
         # after the broker lost them: now, with the whole state
         republish = self.republish
-        if not republish and not learner.snapshot_due(now):
+        model_due = republish or learner.snapshot_due(now)
+        # The whole state (pending records included) is larger: publish it less often, but
+        # also when the input went quiet after the last one (else a restart would replay
+        # the tail however long the stream stays idle). A restart from an older state
+        # replays more input and still ends in the same state.
+        state_due = republish or (
+            learner.offsets != self.state_offsets
+            and now - self.last_state_snapshot >= self.settings.state_snapshot_every_s
+        )
+        if not model_due and not state_due:
             return
         created = datetime.now(UTC)
-        blob = learner.model_snapshot(
-            self.key, now, created_at=created, extra=snapshot_extra(learner, self.settings)
-        )
         self._begin_transaction()
-        publish(self.producer, self.settings, "model", blob)
-        # The whole state (pending records included) is larger: publish it less often. A
-        # restart from an older state replays more input and still ends in the same state.
+        if model_due:
+            blob = learner.model_snapshot(
+                self.key, now, created_at=created, extra=snapshot_extra(learner, self.settings)
+            )
+            publish(self.producer, self.settings, "model", blob)
         offsets = None
-        if republish or now - self.last_state_snapshot >= self.settings.state_snapshot_every_s:
+        if state_due:
             publish(self.producer, self.settings, "learner",
                     learner.state_snapshot(self.key, created_at=created))
             self.last_state_snapshot = now
@@ -439,6 +450,8 @@ class LearnerProcess:
         if not self._commit_transaction(offsets):
             self.republish = True  # both snapshots again, at the next round
             return
+        if offsets is not None:
+            self.state_offsets = offsets
         if republish:
             self.republish = False
             log.warning("learner published its snapshots again (%s)", learner.version)

@@ -81,9 +81,11 @@ def test_personal_values_never_appear_in_clear_text(deployment: Deployment) -> N
                            RISKSTREAM_METRICS_PORT=str(worker_port)),
     ):
         deployment.read_topic(deployment.topology.verdicts, until=valid, timeout_s=90)
-        # the learner observes the scored records and publishes its state
-        wait_for(lambda: any(meta["offsets"].get("scored", 0) >= valid
-                             for meta, _ in model_snapshots(deployment, kind="learner")), 90)
+        # the learner observes the scored records and publishes its state (every 2 s, and
+        # once more after its input went quiet)
+        waited = wait_for(lambda: any(meta["offsets"].get("scored", 0) >= valid
+                                      for meta, _ in model_snapshots(deployment, kind="learner")),
+                          60)
         exposition = b"".join(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
             for port in (worker_port, learner_port)
@@ -114,6 +116,7 @@ def test_personal_values_never_appear_in_clear_text(deployment: Deployment) -> N
     anywhere = trie_pattern(s.encode() for s in secrets)
     leaks = {where: sorted(s for s in secrets if s.encode() in blob)[:3]
              for where, blob in found.items() if anywhere.search(blob)}
-    print(f"scanned {len(secrets)} personal values in "
+    print(f"learner state covered the feed {waited:.1f} s after its verdicts; "
+          f"scanned {len(secrets)} personal values in "
           f"{ {k: len(v) for k, v in found.items()} } bytes")
     assert not any(leaks.values()), f"personal values in clear text: {leaks}"
