@@ -89,10 +89,11 @@ from __future__ import annotations
 import hashlib
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "DEFAULT_RATE", "GREEN_KINDS", "KINDS", "LEVELS", "MIN_PROPENSITY", "NOT_SELECTED",
@@ -122,6 +123,8 @@ PACING = 4.0
 """Factor on the model's share per inspection a lane is behind its period's budget (and its
 inverse per inspection ahead). On daily bursts of one lane (64 a day, a model swap a day) 2
 left 22 of 181 days more than one inspection off, 4 left 4 and 8 overshot thin lanes by 4%."""
+RECALL_LIMIT = 10_000
+"""Decisions known from their verdict alone that wait for their event to come again."""
 _CLOSED_KEPT = 400  # closed accounting periods a lane keeps for reports
 _RESCALE_MIN = 20  # paired scores needed to carry a window over to a new model's scale
 RESCALE_TOLERANCE = 0.05
@@ -339,6 +342,8 @@ class SelectionPolicy:
         self._key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
         self._lanes: dict[tuple[str, str, str], _Lane] = {}
         self._share_overrides: dict[str, float] = {}
+        # decisions known from their verdict alone, by (stream, hub, event id): see recall()
+        self._recalled: OrderedDict[tuple[str, str, str], tuple[Any, ...]] = OrderedDict()
 
     def set_random_share(self, stream: str, share: float | None) -> None:
         """Use ``share`` as ``stream``'s random share from now on (None: the configured one).
@@ -537,6 +542,28 @@ class SelectionPolicy:
             area,
         )
 
+    def recall(
+        self, stream: str, hub: str, event_id: str, score: float, level: str, kind: str,
+        propensity: float, priority: float | None = None, period: str | None = None,
+    ) -> None:
+        """Hold a decision known only from its published verdict, whose lane is not known.
+
+        A scorer killed between publishing an event's verdict and its scored record leaves
+        a verdict that the scored topic does not repeat. The verdict has no area, so the
+        decision waits here until the event comes again: then it is given again and counted
+        in its lane (as :meth:`remember` would). At most ``RECALL_LIMIT`` wait, oldest out.
+
+        >>> policy = SelectionPolicy(seed=1)
+        >>> policy.recall("postal", "hub_FRA", "e1", 0.9, "physical_inspection", "model", 1.0)
+        >>> policy.decide("postal", "hub_FRA", "e1", 0.1, area="excise").kind
+        'model'
+        """
+        self._recalled[(stream, hub, event_id)] = (
+            score, level, kind, propensity, priority, period
+        )
+        while len(self._recalled) > RECALL_LIMIT:
+            self._recalled.popitem(last=False)
+
     def decide(
         self, stream: str, hub: str, event_id: str, score: float, always_inspect: bool = False,
         recovery_ratio: float = 1.0, area: str = "", green: bool = False,
@@ -554,6 +581,12 @@ class SelectionPolicy:
         known = lane.decided.get(event_id)
         if known is not None:
             return known
+        recalled = self._recalled.pop((stream, hub, event_id), None) if self._recalled else None
+        if recalled is not None:
+            given, level, kind, propensity, priority, at = recalled
+            self.remember(stream, hub, event_id, given, level, kind, propensity, priority,
+                          area, at)
+            return lane.decided[event_id]
         if not score >= -math.inf:  # NaN would corrupt the ranks
             score = 0.0
         factor = 1.0

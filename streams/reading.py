@@ -11,10 +11,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 LOG_CHECK_S = 2.0  # how often a long-lived reader asks restart_point whether its log was reset
 
 
-def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
-    """Messages until the consumer reports the end of its partition (it needs
-    ``enable.partition.eof``) or ``timeout_s`` passes; errors other than the end are skipped."""
+def until_end(consumer: Consumer, timeout_s: float, partitions: int = 1) -> Iterator[Message]:
+    """Messages until the consumer reports the end of its ``partitions`` assigned partitions
+    (it needs ``enable.partition.eof``) or ``timeout_s`` passes; errors other than the end are
+    skipped."""
     deadline = time.monotonic() + timeout_s
+    ended: set[int] = set()
     while time.monotonic() < deadline:
         message = consumer.poll(0.2)
         if message is None:
@@ -23,7 +25,9 @@ def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
         if error is None:
             yield message
         elif error.code() == KafkaError._PARTITION_EOF:
-            return
+            ended.add(message.partition() or 0)
+            if len(ended) >= partitions:
+                return
 
 
 def restart_point(

@@ -4,6 +4,11 @@ The scored topic is the durable log of every decision. A scorer that crashed wit
 committing gets part of its input again; reading the tail of that log first means a
 re-delivered event gets the decision it was given before (at-least-once with the same
 decision), and the selection windows start full instead of cold.
+
+A scorer killed between an event's two outputs may leave its verdict without its scored
+record (1 event in 3 of 12 SIGKILLs on Apache Kafka). So the tail of the verdicts topic is
+read too, and the decisions only it holds are recalled
+(:meth:`~scorers.selection.SelectionPolicy.recall`); only those verdicts are decoded.
 """
 
 from __future__ import annotations
@@ -31,27 +36,66 @@ def remember_recent_decisions(
         settings, f"{settings.topic_prefix}-recovery-unused", **{"enable.partition.eof": True}
     ))
     read = 0
+    seen: set[bytes] = set()  # event ids, the verdicts' keys
     # the current accounting periods' ledgers count what the remembered decisions cover
     period = None if settings.budget_period == "none" else settings.budget_period
+    # enough for every lane's window (three streams, a handful of hubs each)
+    tail = settings.selection_window * 12
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
-        if high <= low:
-            return 0
-        # enough for every lane's window (three streams, a handful of hubs each)
-        start = max(low, high - settings.selection_window * 12)
-        consumer.assign([TopicPartition(topic, 0, start)])
-        for message in until_end(consumer, timeout_s):
-            try:
-                scored = codec.decode("ScoredRecord", message.value() or b"")
-            except CodecError:
-                continue
-            policy.remember(scored["stream"], scored["hub"], scored["event_id"],
-                            scored["score"], scored["level"], scored["selection_kind"],
-                            scored["propensity"], scored.get("priority"),
-                            scored.get("area") or "", period_of(scored["decided_at"], period)
-                            if period is not None else None)
-            read += 1
+        if high > low:
+            consumer.assign([TopicPartition(topic, 0, max(low, high - tail))])
+            for message in until_end(consumer, timeout_s):
+                try:
+                    scored = codec.decode("ScoredRecord", message.value() or b"")
+                except CodecError:
+                    continue
+                policy.remember(scored["stream"], scored["hub"], scored["event_id"],
+                                scored["score"], scored["level"], scored["selection_kind"],
+                                scored["propensity"], scored.get("priority"),
+                                scored.get("area") or "", period_of(scored["decided_at"], period)
+                                if period is not None else None)
+                seen.add(scored["event_id"].encode())
+                read += 1
+        recalled = _recall_verdicts_only(
+            consumer, Topology.from_settings(settings).verdicts, policy, codec, seen, tail,
+            period, timeout_s,
+        )
     finally:
         consumer.close()
-    log.info("remembered %d recent decisions from %s", read, topic)
-    return read
+    log.info("remembered %d recent decisions from %s, and %d from their verdicts alone",
+             read, topic, recalled)
+    return read + recalled
+
+
+def _recall_verdicts_only(
+    consumer: Consumer, topic: str, policy: SelectionPolicy, codec: AvroCodec,
+    seen: set[bytes], tail: int, period: str | None, timeout_s: float,
+) -> int:
+    """Recall the decisions of the verdicts' tail that the scored records did not repeat."""
+    metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        return 0
+    starts = []
+    for partition in metadata.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+        if high > low:
+            share = -(-tail // len(metadata.partitions))  # the verdicts spread by event id
+            starts.append(TopicPartition(topic, partition, max(low, high - share)))
+    if not starts:
+        return 0
+    consumer.assign(starts)
+    recalled = 0
+    for message in until_end(consumer, timeout_s, partitions=len(starts)):
+        if message.key() in seen:
+            continue
+        try:
+            verdict = codec.decode("RiskVerdict", message.value() or b"")
+        except CodecError:
+            continue
+        policy.recall(verdict["stream"], verdict["hub"], verdict["event_id"], verdict["score"],
+                      verdict["level"], verdict["selection_kind"], verdict["propensity"],
+                      verdict.get("priority"), period_of(verdict["decided_at"], period)
+                      if period is not None else None)
+        recalled += 1
+    return recalled
