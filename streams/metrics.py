@@ -454,7 +454,7 @@ def serve(port: int, addr: str = "127.0.0.1") -> None:
 _children: dict[tuple[Any, ...], Any] = {}
 
 
-def _child(metric: Any, *labels: str) -> Any:
+def _child(metric: Any, *labels: Any) -> Any:
     """``metric.labels(*labels)``, remembered: ``labels()`` costs ~1.7 µs and the scoring
     path calls it a dozen times per event. The label values are bounded sets, so is this."""
     key = (metric, *labels)
