@@ -110,7 +110,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def seal(obj: Any, key: bytes, meta: Mapping[str, Any] | None = None, level: int = 6) -> bytes:
+def seal(obj: Any, key: bytes, meta: Mapping[str, Any] | None = None, level: int = 1) -> bytes:
     """Pickle, compress and sign ``obj``; ``meta`` (JSON-able) joins the header.
 
     ``meta`` usually carries ``offsets``, ``model_version``, ``kind`` and ``created_at`` (a
