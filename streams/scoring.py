@@ -21,10 +21,22 @@ from scorers.base import Reason
 from scorers.features import entities_for, recordable
 from scorers.green_lane import GreenLane
 from scorers.model import RiskModel
-from scorers.selection import GREEN_KINDS, Decision, Ledger, SelectionPolicy, period_of
+from scorers.selection import (
+    GREEN_KINDS,
+    RESCALE_TOLERANCE,
+    Decision,
+    Ledger,
+    SelectionPolicy,
+    period_of,
+)
 from streams.topology import STREAM_SCHEMAS, STREAMS, Topology
 
 log = logging.getLogger(__name__)
+
+RESCALE_PROBE = 50
+"""Recent events a swap scores first: when their scores moved by less than half the policy's
+``RESCALE_TOLERANCE`` on average, the scale is the same and the rest are not scored (most
+swaps; a quarter of the rescoring cost)."""
 
 MAX_REASONS = 5
 DEAD_LETTER_OVERHEAD = 1024  # header, topic name, timestamps of a dead letter
@@ -82,6 +94,10 @@ def references_of(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
         elif value not in (None, ""):
             found[name] = str(value)
     return found
+
+
+def _mean_change(pairs: list[tuple[float, float]]) -> float:
+    return sum(abs(new - old) for old, new in pairs) / len(pairs) if pairs else 0.0
 
 
 def _money(amount: float | None) -> Decimal | None:
@@ -190,17 +206,30 @@ class ScoringService:
             return
         pairs: dict[str, list[tuple[float, float]]] = {}
         for stream, recent in self._recent.items():
-            pairs[stream] = []
-            for entry in list(recent):  # list(): one atomic copy, the stream goes on
-                record, score, scored_by = entry
-                if scored_by is not old:  # decided before the last swap: on another scale
-                    score = old.assess(stream, record).score
-                new = model.assess(stream, record).score
-                pairs[stream].append((score, new))
-                entry[1:] = [new, model]  # the next swap pairs against this one's scale
+            entries = list(recent)  # one atomic copy, the stream goes on
+            # the newest first: they were decided by the outgoing model, whose scores they keep
+            probe = self._pairs(stream, entries[-RESCALE_PROBE:], old, model)
+            if len(probe) < len(entries) and _mean_change(probe) < RESCALE_TOLERANCE / 2:
+                continue  # surely the same scale (the policy would not map it): save the rest
+            pairs[stream] = self._pairs(stream, entries[:-RESCALE_PROBE], old, model) + probe
         # the scoring thread carries the windows over before the new model's first decision
         self._rescale = (model, {stream: p for stream, p in pairs.items() if p})
         self.model = model
+
+    @staticmethod
+    def _pairs(
+        stream: str, entries: list[list[Any]], old: RiskModel, model: RiskModel
+    ) -> list[tuple[float, float]]:
+        """(old score, new score) of recent events; each entry keeps its new score."""
+        pairs = []
+        for entry in entries:
+            record, score, scored_by = entry
+            if scored_by is not old:  # decided before an earlier swap: on another scale
+                score = old.assess(stream, record).score
+            new = model.assess(stream, record).score
+            pairs.append((score, new))
+            entry[1:] = [new, model]  # the next swap pairs against this one's scale
+        return pairs
 
     def apply_snapshot(self, meta: Mapping[str, Any], model: RiskModel) -> None:
         """Swap in a published snapshot: the model, the random share per stream its header
