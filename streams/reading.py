@@ -3,6 +3,7 @@ the log under a reader was reset or trimmed."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -11,12 +12,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 LOG_CHECK_S = 2.0  # how often a long-lived reader asks restart_point whether its log was reset
 
 
-def until_end(consumer: Consumer, timeout_s: float, partitions: int = 1) -> Iterator[Message]:
-    """Messages until the consumer reports the end of its ``partitions`` assigned partitions
-    (it needs ``enable.partition.eof``) or ``timeout_s`` passes; errors other than the end are
-    skipped."""
+def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
+    """Messages until the consumer reports the end of its partition (it needs
+    ``enable.partition.eof``) or ``timeout_s`` passes; errors other than the end are skipped."""
     deadline = time.monotonic() + timeout_s
-    ended: set[int] = set()
     while time.monotonic() < deadline:
         message = consumer.poll(0.2)
         if message is None:
@@ -25,9 +24,41 @@ def until_end(consumer: Consumer, timeout_s: float, partitions: int = 1) -> Iter
         if error is None:
             yield message
         elif error.code() == KafkaError._PARTITION_EOF:
-            ended.add(message.partition() or 0)
-            if len(ended) >= partitions:
-                return
+            return
+
+
+def up_to(consumer: Consumer, ends: dict[tuple[str, int], int], timeout_s: float
+          ) -> Iterator[Message]:
+    """Messages of the assigned partitions until each reached its end in ``ends`` (the high
+    watermarks read before assigning), or ``timeout_s`` passes.
+
+    Unlike waiting for the end-of-partition event, this does not chase a log that others
+    keep writing: a scorer's recovery on a busy topic took 1-10 s that way, all its
+    partitions stalled meanwhile. A position past the end (transaction markers) also ends a
+    partition, and so does the end-of-partition event (``enable.partition.eof``), which a
+    ``read_committed`` reader gets at an open transaction.
+    """
+    pending = {key: end for key, end in ends.items() if end > 0}
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        message = consumer.poll(0.1)
+        if message is not None:
+            key = (message.topic() or "", message.partition() or 0)
+            error = message.error()
+            if error is None:
+                yield message
+                if (message.offset() or 0) >= pending.get(key, math.inf) - 1:
+                    del pending[key]
+            elif error.code() == KafkaError._PARTITION_EOF:  # e.g. at an open transaction
+                pending.pop(key, None)
+            continue
+        try:
+            positions = consumer.position([TopicPartition(t, p) for t, p in pending])
+        except KafkaException:
+            continue
+        for tp in positions:
+            if tp.offset >= pending.get((tp.topic, tp.partition), math.inf):
+                del pending[(tp.topic, tp.partition)]
 
 
 def restart_point(

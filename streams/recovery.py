@@ -14,13 +14,14 @@ read too, and the decisions only it holds are recalled
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas import AvroCodec, CodecError
 from scorers.selection import SelectionPolicy, period_of
 from streams.kafka_config import consumer_config
-from streams.reading import until_end
+from streams.reading import up_to
 from streams.settings import Settings
 from streams.topology import Topology
 
@@ -35,6 +36,7 @@ def remember_recent_decisions(
     consumer = Consumer(consumer_config(
         settings, f"{settings.topic_prefix}-recovery-unused", **{"enable.partition.eof": True}
     ))
+    started = time.monotonic()
     read = 0
     seen: set[bytes] = set()  # event ids, the verdicts' keys
     # the current accounting periods' ledgers count what the remembered decisions cover
@@ -45,7 +47,7 @@ def remember_recent_decisions(
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
         if high > low:
             consumer.assign([TopicPartition(topic, 0, max(low, high - tail))])
-            for message in until_end(consumer, timeout_s):
+            for message in up_to(consumer, {(topic, 0): high}, timeout_s):
                 try:
                     scored = codec.decode("ScoredRecord", message.value() or b"")
                 except CodecError:
@@ -63,8 +65,8 @@ def remember_recent_decisions(
         )
     finally:
         consumer.close()
-    log.info("remembered %d recent decisions from %s, and %d from their verdicts alone",
-             read, topic, recalled)
+    log.info("remembered %d recent decisions from %s, and %d from their verdicts alone, "
+             "in %.2f s", read, topic, recalled, time.monotonic() - started)
     return read + recalled
 
 
@@ -76,17 +78,18 @@ def _recall_verdicts_only(
     metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
     if metadata is None or metadata.error is not None:
         return 0
-    starts = []
+    starts, ends = [], {}
     for partition in metadata.partitions:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
         if high > low:
             share = -(-tail // len(metadata.partitions))  # the verdicts spread by event id
             starts.append(TopicPartition(topic, partition, max(low, high - share)))
+            ends[(topic, partition)] = high
     if not starts:
         return 0
     consumer.assign(starts)
     recalled = 0
-    for message in until_end(consumer, timeout_s, partitions=len(starts)):
+    for message in up_to(consumer, ends, timeout_s):
         if message.key() in seen:
             continue
         try:
