@@ -97,7 +97,8 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_RATE", "GREEN_KINDS", "KINDS", "LEVELS", "MIN_PROPENSITY", "NOT_SELECTED",
-    "PACING", "PERIODS", "RANKINGS", "SLACK", "Decision", "Ledger", "SelectionPolicy", "period_of",
+    "PACING", "PERIODS", "RANKINGS", "RESCALE_TOLERANCE", "SLACK", "Decision", "Ledger",
+    "SelectionPolicy", "mean_score_change", "period_of",
 ]
 
 STREAMS = ("courier", "postal", "passenger")
@@ -261,6 +262,16 @@ def _top_share(ranked: list[float], score: float, count: int) -> tuple[float, fl
         return threshold, 1.0 if score > threshold else 0.0
     tied_from, tied_to = bisect_left(ranked, threshold), bisect_right(ranked, threshold)
     return threshold, (count - (n - tied_to)) / (tied_to - tied_from)
+
+
+def mean_score_change(pairs: Sequence[tuple[float, float]]) -> float:
+    """Mean absolute change over (old score, new score) pairs (0 for none): what
+    :meth:`SelectionPolicy.rescale` compares with ``RESCALE_TOLERANCE``.
+
+    >>> mean_score_change([(0.25, 0.5), (0.5, 0.25)])
+    0.25
+    """
+    return sum(abs(new - old) for old, new in pairs) / len(pairs) if pairs else 0.0
 
 
 class SelectionPolicy:
@@ -668,7 +679,7 @@ class SelectionPolicy:
         """
         if len(pairs) < _RESCALE_MIN:
             return 0
-        if sum(abs(n - o) for o, n in pairs) / len(pairs) < RESCALE_TOLERANCE:
+        if mean_score_change(pairs) < RESCALE_TOLERANCE:
             return 0  # the same scale: a sample's quantiles would only add their noise
         old = sorted(o for o, _ in pairs)
         new = sorted(n for _, n in pairs)

@@ -27,6 +27,7 @@ from scorers.selection import (
     Decision,
     Ledger,
     SelectionPolicy,
+    mean_score_change,
     period_of,
 )
 from streams.topology import STREAM_SCHEMAS, STREAMS, Topology
@@ -94,10 +95,6 @@ def references_of(stream: str, record: Mapping[str, Any]) -> dict[str, str]:
         elif value not in (None, ""):
             found[name] = str(value)
     return found
-
-
-def _mean_change(pairs: list[tuple[float, float]]) -> float:
-    return sum(abs(new - old) for old, new in pairs) / len(pairs) if pairs else 0.0
 
 
 def _money(amount: float | None) -> Decimal | None:
@@ -209,7 +206,7 @@ class ScoringService:
             entries = list(recent)  # one atomic copy, the stream goes on
             # the newest first: they were decided by the outgoing model, whose scores they keep
             probe = self._pairs(stream, entries[-RESCALE_PROBE:], old, model)
-            if len(probe) < len(entries) and _mean_change(probe) < RESCALE_TOLERANCE / 2:
+            if len(probe) < len(entries) and mean_score_change(probe) < RESCALE_TOLERANCE / 2:
                 continue  # surely the same scale (the policy would not map it): save the rest
             pairs[stream] = self._pairs(stream, entries[:-RESCALE_PROBE], old, model) + probe
         # the scoring thread carries the windows over before the new model's first decision
