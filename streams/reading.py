@@ -34,11 +34,15 @@ def up_to(consumer: Consumer, ends: dict[tuple[str, int], int], timeout_s: float
 
     Unlike waiting for the end-of-partition event, this does not chase a log that others
     keep writing: a scorer's recovery on a busy topic took 1-10 s that way, all its
-    partitions stalled meanwhile. A position past the end (transaction markers) also ends a
-    partition, and so does the end-of-partition event (``enable.partition.eof``), which a
-    ``read_committed`` reader gets at an open transaction.
+    partitions stalled meanwhile. At its end a partition's watermark is read once more: if
+    others wrote on, the partition stops there; if not, its end-of-partition event
+    (``enable.partition.eof``) ends it, because the embedded broker's watermark is the last
+    batch's first offset + 1, short of the batch's other records. The end-of-partition
+    event (which a ``read_committed`` reader gets at an open transaction) and a position
+    past the end (transaction markers) also end a partition.
     """
-    pending = {key: end for key, end in ends.items() if end > 0}
+    pending: dict[tuple[str, int], float] = {key: end for key, end in ends.items() if end > 0}
+    checked: set[tuple[str, int]] = set()  # partitions whose end was read again
     deadline = time.monotonic() + timeout_s
     while pending and time.monotonic() < deadline:
         message = consumer.poll(0.1)
@@ -47,9 +51,20 @@ def up_to(consumer: Consumer, ends: dict[tuple[str, int], int], timeout_s: float
             error = message.error()
             if error is None:
                 yield message
-                if (message.offset() or 0) >= pending.get(key, math.inf) - 1:
+                offset = message.offset() or 0
+                if offset < pending.get(key, math.inf) - 1:
+                    continue
+                if key in checked:
                     del pending[key]
-            elif error.code() == KafkaError._PARTITION_EOF:  # e.g. at an open transaction
+                    continue
+                checked.add(key)
+                try:
+                    _, now = consumer.get_watermark_offsets(
+                        TopicPartition(*key), timeout=5, cached=False)
+                except KafkaException:
+                    now = -1
+                pending[key] = now if now > offset + 1 else math.inf
+            elif error.code() == KafkaError._PARTITION_EOF:
                 pending.pop(key, None)
             continue
         try:
