@@ -154,3 +154,35 @@ def test_a_swapped_model_on_a_higher_scale_does_not_flood_inspection() -> None:
     (ledger,) = [ledgers for key, ledgers in service.policy.ledgers().items()
                  if key[0] == "courier"]
     assert ledger[0].period == "2026-03-01" and ledger[0].arrivals == 1200
+
+
+def test_a_swap_on_the_same_scale_scores_only_the_probe_and_the_same_model_nothing() -> None:
+    import copy
+
+    from streams.scoring import RESCALE_PROBE
+
+    service = build_scoring_service(Settings(topic_prefix="unit"))
+    world = HubWorld(seed=6)
+    now = datetime.now(UTC)
+    for _ in range(300):
+        service.score("courier", world.event("courier", "hub_LEJ", now).record)
+    calls: list[str] = []
+
+    def counted(model: Any) -> Any:
+        assess = model.assess
+
+        def wrapper(stream: str, record: Any) -> Any:
+            calls.append(stream)
+            return assess(stream, record)
+
+        model.assess = wrapper
+        return model
+
+    twin = copy.deepcopy(service.model)  # another object, the same scores
+    service.swap_model(counted(service.model))  # the very same model: nothing to rescale
+    assert calls == [] and service._rescale is None
+    service.swap_model(counted(twin))
+    # the newest events, each scored once by the new model; the old model's scores are
+    # the ones its decisions kept
+    assert len(calls) == RESCALE_PROBE
+    assert service._rescale == (twin, {})  # no stream moved: no window is mapped
