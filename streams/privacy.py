@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas import AvroCodec, CodecError
 from streams.kafka_config import consumer_config, producer_config
-from streams.reading import until_end
+from streams.reading import to_current_end
 from streams.registry import registry_for
 from streams.runtime import build_payload_seal, build_pseudonymiser
 from streams.settings import Settings
@@ -85,7 +85,7 @@ def open_dead_letters(
     opened: list[OpenedLetter] = []
     try:
         consumer.assign([TopicPartition(topology.deadletter, 0, 0)])
-        for message in until_end(consumer, timeout_s):
+        for message in to_current_end(consumer, timeout_s):
             letter = codec.decode("DeadLetter", message.value() or b"")
             source = f"{letter['source_topic']}:{letter['partition']}:{letter['offset']}"
             raw, path = letter["raw_payload"], None

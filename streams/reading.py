@@ -5,29 +5,32 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 LOG_CHECK_S = 2.0  # how often a long-lived reader asks restart_point whether its log was reset
 
 
-def until_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
-    """Messages until the consumer reports the end of its partition (it needs
-    ``enable.partition.eof``) or ``timeout_s`` passes; errors other than the end are skipped."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        message = consumer.poll(0.2)
-        if message is None:
-            continue
-        error = message.error()
-        if error is None:
-            yield message
-        elif error.code() == KafkaError._PARTITION_EOF:
-            return
+def to_current_end(consumer: Consumer, timeout_s: float) -> Iterator[Message]:
+    """Messages of the consumer's assigned partitions, from their assigned offsets up to the
+    ends they have now (see :func:`up_to`; it needs ``enable.partition.eof``).
+
+    A partition whose end the broker cannot tell now is read until its end-of-partition
+    event, or ``timeout_s``.
+    """
+    ends: dict[tuple[str, int], float] = {}
+    for tp in consumer.assignment():
+        try:
+            _, end = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=min(5.0, timeout_s))
+        except KafkaException:
+            end = -1
+        ends[(tp.topic, tp.partition)] = end if end >= 0 else math.inf
+    yield from up_to(consumer, ends, timeout_s)
 
 
-def up_to(consumer: Consumer, ends: dict[tuple[str, int], int], timeout_s: float
+def up_to(consumer: Consumer, ends: Mapping[tuple[str, int], float], timeout_s: float
           ) -> Iterator[Message]:
     """Messages of the assigned partitions until each reached its end in ``ends`` (the high
     watermarks read before assigning), or ``timeout_s`` passes.

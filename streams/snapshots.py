@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from learning.snapshot import Reassembler, SnapshotError, chunk, unseal
 from streams.kafka_config import consumer_config
-from streams.reading import LOG_CHECK_S, restart_point, until_end
+from streams.reading import LOG_CHECK_S, restart_point, to_current_end
 from streams.settings import Settings
 from streams.topology import SNAPSHOT_MAX_BYTES, Topology
 
@@ -60,7 +60,7 @@ def read_newest(settings: Settings, kind: str, timeout_s: float = 10.0) -> bytes
     assembler = Reassembler()
     newest: bytes | None = None
     try:
-        for message in until_end(consumer, timeout_s):
+        for message in to_current_end(consumer, timeout_s):
             if (message.key() or b"").decode().split("/")[0] != kind:
                 continue
             complete = assembler.add(message.value() or b"")
