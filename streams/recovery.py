@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -50,11 +51,8 @@ def remember_recent_decisions(
     # enough for every lane's window (three streams, a handful of hubs each)
     tail = settings.selection_window * 12
     try:
-        for message in _read_tail(consumer, topology.scored, tail, timeout_s):
-            try:
-                scored = codec.decode("ScoredRecord", message.value() or b"")
-            except CodecError:
-                continue
+        scored_tail = _read_tail(consumer, topology.scored, tail, timeout_s)
+        for scored in _decoded(codec, "ScoredRecord", scored_tail):
             policy.remember(scored["stream"], scored["hub"], scored["event_id"],
                             scored["score"], scored["level"], scored["selection_kind"],
                             scored["propensity"], scored.get("priority"),
@@ -62,13 +60,9 @@ def remember_recent_decisions(
             seen.add(scored["event_id"].encode())
             read += 1
         # the decisions only a verdict holds; only those verdicts are decoded
-        for message in _read_tail(consumer, topology.verdicts, tail, timeout_s):
-            if message.key() in seen:
-                continue
-            try:
-                verdict = codec.decode("RiskVerdict", message.value() or b"")
-            except CodecError:
-                continue
+        verdict_tail = _read_tail(consumer, topology.verdicts, tail, timeout_s)
+        unseen = (message for message in verdict_tail if message.key() not in seen)
+        for verdict in _decoded(codec, "RiskVerdict", unseen):
             policy.recall(verdict["stream"], verdict["hub"], verdict["event_id"],
                           verdict["score"], verdict["level"], verdict["selection_kind"],
                           verdict["propensity"], verdict.get("priority"),
@@ -79,6 +73,16 @@ def remember_recent_decisions(
     log.info("remembered %d recent decisions from %s, and %d from their verdicts alone, "
              "in %.2f s", read, topology.scored, recalled, time.monotonic() - started)
     return read + recalled
+
+
+def _decoded(codec: AvroCodec, schema: str, messages: Iterable[Message]
+             ) -> Iterator[dict[str, Any]]:
+    """The records of ``messages`` that decode as ``schema``; the others are passed over."""
+    for message in messages:
+        try:
+            yield codec.decode(schema, message.value() or b"")
+        except CodecError:
+            continue
 
 
 def _read_tail(consumer: Consumer, topic: str, tail: int, timeout_s: float) -> Iterator[Message]:
